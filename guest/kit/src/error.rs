@@ -1,0 +1,101 @@
+//! The one error type plugins return; it maps 1:1 onto the WIT `scheme-error`.
+
+use std::fmt;
+
+/// Mirrors WIT `error-kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    InvalidUri,
+    NotFound,
+    AccessDenied,
+    BadCredentials,
+    Network,
+    Integrity,
+    UnsafeArchive,
+    LimitExceeded,
+    Unsupported,
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidUri => "invalid-uri",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::AccessDenied => "access-denied",
+            ErrorKind::BadCredentials => "bad-credentials",
+            ErrorKind::Network => "network",
+            ErrorKind::Integrity => "integrity",
+            ErrorKind::UnsafeArchive => "unsafe-archive",
+            ErrorKind::LimitExceeded => "limit-exceeded",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed plugin error. The message is shown to users as-is, so it must never contain a
+/// credential, and attacker-chosen names in it must go through [`crate::text::escape`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// The store's own error code, e.g. `NoSuchKey`.
+    pub store_code: Option<String>,
+    pub request_id: Option<String>,
+    pub http_status: Option<u16>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), store_code: None, request_id: None, http_status: None }
+    }
+
+    pub fn with_store(mut self, code: Option<String>, request_id: Option<String>) -> Self {
+        self.store_code = code;
+        self.request_id = request_id;
+        self
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.http_status = Some(status);
+        self
+    }
+
+    /// Prefixes the message with what was being done, keeping kind and store details.
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
+    }
+
+    pub fn invalid_uri(m: impl Into<String>) -> Self { Self::new(ErrorKind::InvalidUri, m) }
+    pub fn unsafe_archive(m: impl Into<String>) -> Self { Self::new(ErrorKind::UnsafeArchive, m) }
+    pub fn limit(m: impl Into<String>) -> Self { Self::new(ErrorKind::LimitExceeded, m) }
+    pub fn integrity(m: impl Into<String>) -> Self { Self::new(ErrorKind::Integrity, m) }
+    pub fn unsupported(m: impl Into<String>) -> Self { Self::new(ErrorKind::Unsupported, m) }
+    pub fn network(m: impl Into<String>) -> Self { Self::new(ErrorKind::Network, m) }
+    pub fn internal(m: impl Into<String>) -> Self { Self::new(ErrorKind::Internal, m) }
+
+    /// Maps an I/O error on the staging directory. Disk full and permission problems get
+    /// their own wording so operators see the cause, not an errno.
+    pub fn io(what: impl fmt::Display, e: std::io::Error) -> Self {
+        // Linux errno natively; wasi-libc numbers inside a wasm guest.
+        const ENOSPC: i32 = if cfg!(target_os = "wasi") { 51 } else { 28 };
+        const EDQUOT: i32 = if cfg!(target_os = "wasi") { 19 } else { 122 };
+        let detail = match e.raw_os_error() {
+            Some(ENOSPC) => "no space left on device".to_string(),
+            Some(EDQUOT) => "disk quota exceeded".to_string(),
+            _ => e.to_string(),
+        };
+        Self::internal(format!("{what}: {detail}"))
+    }
+}

@@ -1,0 +1,24 @@
+//! Streamed, resumable, verified HTTP download over `wasi:http`.
+//!
+//! The engine ([`download::download`]) is plain Rust over the [`Transport`] trait so the whole
+//! retry / resume / redirect / integrity state machine is unit-tested natively with
+//! [`testing::FakeTransport`]; [`wasi::WasiTransport`] is the only code that touches
+//! `wasi:http` and exists only on wasm targets.
+
+pub mod checksum;
+pub mod classify;
+pub mod download;
+pub mod redirect;
+pub mod sink;
+pub mod small;
+pub mod testing;
+pub mod transport;
+pub mod types;
+#[cfg(target_family = "wasm")]
+pub mod wasi;
+
+pub use download::{download, DownloadOptions, DownloadOutcome, Store};
+pub use sink::{FileSink, Sink};
+pub use small::{fetch_small, SmallResponse};
+pub use transport::{Body, Transport};
+pub use types::{Headers, Method, Request, ResponseHead, Scheme, Timeouts, TransportError, TransportErrorKind};

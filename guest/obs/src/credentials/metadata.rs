@@ -1,0 +1,231 @@
+//! Temporary credentials from the Huawei Cloud ECS metadata service.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use scheme_plugin_kit::http::{fetch_small, Method, Request, Scheme, Timeouts, Transport};
+use serde::Deserialize;
+
+use super::{Credentials, Source};
+
+pub const METADATA_HOST: &str = "169.254.169.254";
+const TOKEN_PATH: &str = "/meta-data/latest/api/token";
+const SECURITY_KEY_PATH: &str = "/openstack/latest/securitykey";
+const TOKEN_TTL_SECONDS: &str = "21600";
+/// Metadata answers are tiny; anything bigger is not the metadata service.
+const MAX_ANSWER: usize = 64 << 10;
+
+/// Off Huawei Cloud the address does not answer at all: keep the wait short, since this
+/// is the last source before anonymous access.
+pub fn timeouts() -> Timeouts {
+    Timeouts { connect: Duration::from_secs(2), first_byte: Duration::from_secs(5), between_bytes: Duration::from_secs(5) }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    credential: Credential,
+}
+
+#[derive(Deserialize)]
+struct Credential {
+    access: String,
+    secret: String,
+    securitytoken: Option<String>,
+    expires_at: Option<String>,
+}
+
+/// Why the metadata service gave nothing. None of these is fatal: the caller falls back
+/// to anonymous access and mentions the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// No answer (not on ECS, or the host does not allow the address).
+    Unreachable(String),
+    /// It answered, but not with credentials (no agency bound to the instance, ...).
+    Refused(u16),
+    Malformed(&'static str),
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unavailable::Unreachable(e) => write!(f, "ECS metadata service not reachable ({e})"),
+            Unavailable::Refused(s) => write!(f, "ECS metadata service answered HTTP {s} (is an agency bound to this instance?)"),
+            Unavailable::Malformed(why) => write!(f, "ECS metadata service answer unusable: {why}"),
+        }
+    }
+}
+
+fn request(method: Method, path: &str) -> Request {
+    Request::new(method, Scheme::Http, METADATA_HOST, path)
+}
+
+/// The token flow (`PUT .../api/token`, then `GET .../securitykey` with the token); a
+/// 404/405 on the token call means an older service that takes the plain GET.
+pub fn fetch<T: Transport>(t: &mut T, now: SystemTime) -> Result<Credentials, Unavailable> {
+    let to = timeouts();
+    let mut put = request(Method::Put, TOKEN_PATH);
+    put.set_header("X-Securitykey-Token-Ttl-Seconds", TOKEN_TTL_SECONDS);
+    put.set_header("Content-Length", "0");
+    let token = match fetch_small(t, &put, &to, MAX_ANSWER) {
+        Ok(r) if r.head.status == 200 && !r.truncated => {
+            let tok = String::from_utf8(r.body).map_err(|_| Unavailable::Malformed("token is not text"))?;
+            let tok = tok.trim().to_string();
+            if tok.is_empty() || tok.bytes().any(|b| !b.is_ascii_graphic()) {
+                return Err(Unavailable::Malformed("token is empty or not printable"));
+            }
+            Some(tok)
+        }
+        Ok(r) if matches!(r.head.status, 404 | 405) => None,
+        Ok(r) => return Err(Unavailable::Refused(r.head.status)),
+        Err(e) => return Err(Unavailable::Unreachable(e.to_string())),
+    };
+    let mut get = request(Method::Get, SECURITY_KEY_PATH);
+    if let Some(tok) = token {
+        get.set_header("X-Securitykey-Token", tok);
+    }
+    let r = fetch_small(t, &get, &to, MAX_ANSWER).map_err(|e| Unavailable::Unreachable(e.to_string()))?;
+    if r.head.status != 200 {
+        return Err(Unavailable::Refused(r.head.status));
+    }
+    if r.truncated {
+        return Err(Unavailable::Malformed("answer too large"));
+    }
+    parse_answer(&r.body, now)
+}
+
+pub fn parse_answer(body: &[u8], now: SystemTime) -> Result<Credentials, Unavailable> {
+    // serde_json's error text may quote the input, which holds the secret: drop it.
+    let a: Answer = serde_json::from_slice(body).map_err(|_| Unavailable::Malformed("not the expected JSON"))?;
+    let c = a.credential;
+    let (access, secret) = (c.access.trim().to_string(), c.secret.trim().to_string());
+    if access.is_empty() || secret.is_empty() {
+        return Err(Unavailable::Malformed("empty access or secret key"));
+    }
+    let expires_at = match c.expires_at.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Some(parse_rfc3339(s).ok_or(Unavailable::Malformed("expires_at is not a timestamp"))?),
+        None => None,
+    };
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(Unavailable::Malformed("the credentials have already expired"));
+    }
+    Ok(Credentials {
+        access_key: access,
+        secret_key: secret,
+        security_token: c.securitytoken.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        expires_at,
+        source: Source::EcsMetadata,
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, the form the service uses.
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+    };
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            let v = oh * 3600 + om * 60;
+            if o.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    u64::try_from(secs).ok().map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scheme_plugin_kit::http::testing::{FakeTransport, Reply};
+    use scheme_plugin_kit::http::TransportErrorKind;
+
+    const ANSWER: &str = r#"{"credential":{"access":"TMPAK0000000000000001","secret":"TMPSECRET","securitytoken":"TMPTOKEN","expires_at":"2024-10-15T09:20:09.000000Z"}}"#;
+
+    fn now() -> SystemTime {
+        httpdate::parse_http_date("Tue, 15 Oct 2024 07:20:09 GMT").unwrap()
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
+        assert_eq!(parse_rfc3339("2024-10-15T07:20:09Z"), Some(now()));
+        assert_eq!(parse_rfc3339("2024-10-15T07:20:09.123456Z"), Some(now()));
+        assert_eq!(parse_rfc3339("2024-10-15T09:20:09+02:00"), Some(now()));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(UNIX_EPOCH + Duration::from_secs(951_782_400)));
+        for bad in ["2024-10-15", "2024-13-15T07:20:09Z", "2024-10-15T07:20:09", "2024-10-15T07:20:09.Z", "x024-10-15T07:20:09Z", "2024-10-15T07:20:09+0200"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_flow() {
+        let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"mdtoken123\n"), Reply::ok(200, &[], ANSWER.as_bytes())]);
+        let c = fetch(&mut t, now()).unwrap();
+        assert_eq!((c.access_key.as_str(), c.secret_key.as_str(), c.security_token.as_deref()), ("TMPAK0000000000000001", "TMPSECRET", Some("TMPTOKEN")));
+        assert_eq!(c.expires_at, Some(now() + Duration::from_secs(7200)));
+        assert_eq!(c.source, Source::EcsMetadata);
+        let (put, get) = (&t.requests[0], &t.requests[1]);
+        assert_eq!((put.method, put.url()), (Method::Put, "http://169.254.169.254/meta-data/latest/api/token".to_string()));
+        assert_eq!(put.header("x-securitykey-token-ttl-seconds"), Some("21600"));
+        assert_eq!((get.method, get.url()), (Method::Get, "http://169.254.169.254/openstack/latest/securitykey".to_string()));
+        assert_eq!(get.header("x-securitykey-token"), Some("mdtoken123"));
+        assert_eq!(t.timeouts_seen[0].connect, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn falls_back_to_plain_get() {
+        for status in [404, 405] {
+            let mut t = FakeTransport::new(vec![Reply::ok(status, &[], b""), Reply::ok(200, &[], ANSWER.as_bytes())]);
+            fetch(&mut t, now()).unwrap();
+            assert_eq!(t.requests[1].header("x-securitykey-token"), None);
+        }
+    }
+
+    #[test]
+    fn unavailable_cases() {
+        let mut t = FakeTransport::new(vec![Reply::fail(TransportErrorKind::Connect)]);
+        assert!(matches!(fetch(&mut t, now()), Err(Unavailable::Unreachable(_))));
+        assert_eq!(t.requests.len(), 1, "no second request when the service is not there");
+        let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(404, &[], b"")]);
+        assert_eq!(fetch(&mut t, now()), Err(Unavailable::Refused(404)));
+        let mut t = FakeTransport::new(vec![Reply::ok(500, &[], b"")]);
+        assert_eq!(fetch(&mut t, now()), Err(Unavailable::Refused(500)));
+        let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(200, &[], b"{\"credential\":{\"access\":\"TMPSECRETLEAK\"}}")]);
+        let e = fetch(&mut t, now()).unwrap_err();
+        assert!(!e.to_string().contains("TMPSECRETLEAK"), "{e}");
+        let expired = ANSWER.replace("2024-10-15T09", "2024-10-15T05");
+        assert!(matches!(parse_answer(expired.as_bytes(), now()), Err(Unavailable::Malformed(_))));
+        let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"bad token\x01")]);
+        assert!(matches!(fetch(&mut t, now()), Err(Unavailable::Malformed(_))));
+    }
+}

@@ -1,0 +1,183 @@
+//! Where credentials come from, first match wins:
+//!
+//! 1. `OBS_ACCESS_KEY_ID` / `OBS_SECRET_ACCESS_KEY` / `OBS_SECURITY_TOKEN`
+//! 2. `HUAWEICLOUD_SDK_AK` / `HUAWEICLOUD_SDK_SK` / `HUAWEICLOUD_SDK_SECURITY_TOKEN`
+//! 3. obsutil's config (`~/.obsutilconfig`, or `OBS_CONFIG_FILE`): `ak`, `sk`, `token`
+//! 4. `~/.huaweicloud/credentials` (or `HUAWEICLOUD_SDK_CREDENTIALS_FILE`), section `[basic]`
+//! 5. the ECS metadata service (temporary credentials), unless `OBS_METADATA_DISABLED=true`
+//! 6. none: anonymous requests
+//!
+//! A source that is half configured (a key without its secret) or holds values obsutil has
+//! encrypted is an error, not a reason to fall through: silently using a lower-priority
+//! identity would be surprising.
+
+pub mod files;
+pub mod metadata;
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use scheme_plugin_kit::http::Transport;
+use scheme_plugin_kit::{Error, ErrorKind, Result};
+
+use crate::env::Env;
+use crate::settings::{self as s, var};
+
+/// Config-file ids declared in `info()`; the host maps them to paths.
+pub const OBSUTIL_CONFIG_ID: &str = "obsutil";
+pub const HUAWEICLOUD_CREDENTIALS_ID: &str = "huaweicloud";
+
+/// Temporary credentials are refreshed this long before they expire, so a signature made
+/// now is still valid when a slow request reaches the store.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    ObsEnv,
+    HuaweiCloudEnv,
+    ObsutilConfig,
+    HuaweiCloudCredentialsFile,
+    EcsMetadata,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::ObsEnv => "OBS_ACCESS_KEY_ID/OBS_SECRET_ACCESS_KEY",
+            Source::HuaweiCloudEnv => "HUAWEICLOUD_SDK_AK/HUAWEICLOUD_SDK_SK",
+            Source::ObsutilConfig => "obsutil config (~/.obsutilconfig or OBS_CONFIG_FILE)",
+            Source::HuaweiCloudCredentialsFile => "~/.huaweicloud/credentials [basic]",
+            Source::EcsMetadata => "ECS metadata service",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key: String,
+    pub secret_key: String,
+    pub security_token: Option<String>,
+    pub expires_at: Option<SystemTime>,
+    pub source: Source,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("source", &self.source)
+            .field("token", &self.security_token.is_some())
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    fn fresh(&self, now: SystemTime) -> bool {
+        self.expires_at.is_none_or(|e| e > now + REFRESH_MARGIN)
+    }
+
+    /// Strings no message may contain.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut v = vec![self.access_key.as_str(), self.secret_key.as_str()];
+        if let Some(t) = &self.security_token {
+            v.push(t);
+        }
+        v
+    }
+}
+
+fn bad(m: String) -> Error {
+    Error::new(ErrorKind::BadCredentials, m)
+}
+
+/// A key pair from two named values; one without the other is a configuration error.
+fn pair(ak: Option<String>, sk: Option<String>, token: Option<String>, source: Source, ak_name: &str, sk_name: &str) -> Result<Option<Credentials>> {
+    match (ak, sk) {
+        (Some(access_key), Some(secret_key)) => Ok(Some(Credentials { access_key, secret_key, security_token: token, expires_at: None, source })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(bad(format!("{ak_name} is set but {sk_name} is not ({})", source.describe()))),
+        (None, Some(_)) => Err(bad(format!("{sk_name} is set but {ak_name} is not ({})", source.describe()))),
+    }
+}
+
+/// Sources 1-4: no network. `Ok(None)` means "try the metadata service next".
+pub fn from_static_sources(env: &dyn Env) -> Result<Option<Credentials>> {
+    let token = var(env, s::OBS_SECURITY_TOKEN);
+    if let Some(c) = pair(var(env, s::OBS_ACCESS_KEY_ID), var(env, s::OBS_SECRET_ACCESS_KEY), token, Source::ObsEnv, s::OBS_ACCESS_KEY_ID, s::OBS_SECRET_ACCESS_KEY)? {
+        return Ok(Some(c));
+    }
+    let token = var(env, s::HUAWEICLOUD_SDK_SECURITY_TOKEN);
+    if let Some(c) = pair(var(env, s::HUAWEICLOUD_SDK_AK), var(env, s::HUAWEICLOUD_SDK_SK), token, Source::HuaweiCloudEnv, s::HUAWEICLOUD_SDK_AK, s::HUAWEICLOUD_SDK_SK)? {
+        return Ok(Some(c));
+    }
+    if let Some(bytes) = env.config_file(OBSUTIL_CONFIG_ID) {
+        let cfg = files::parse_obsutil(&bytes);
+        let encrypted: Vec<&str> = [("ak", &cfg.ak), ("sk", &cfg.sk)]
+            .into_iter()
+            .filter(|(_, v)| v.as_deref().is_some_and(files::looks_encrypted))
+            .map(|(k, _)| k)
+            .collect();
+        if !encrypted.is_empty() {
+            return Err(bad(format!(
+                "the obsutil config holds {} encrypted by obsutil, which only obsutil itself can read; \
+                 set OBS_ACCESS_KEY_ID/OBS_SECRET_ACCESS_KEY or put plaintext values in a separate file named by OBS_CONFIG_FILE",
+                encrypted.join(" and ")
+            )));
+        }
+        if let Some(c) = pair(cfg.ak, cfg.sk, cfg.token, Source::ObsutilConfig, "ak", "sk")? {
+            return Ok(Some(c));
+        }
+    }
+    if let Some(bytes) = env.config_file(HUAWEICLOUD_CREDENTIALS_ID) {
+        let f = files::parse_sdk_credentials(&bytes);
+        if let Some(c) = pair(f.ak, f.sk, f.security_token, Source::HuaweiCloudCredentialsFile, "ak", "sk")? {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+/// The outcome of the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub credentials: Option<Credentials>,
+    /// Why the metadata service gave nothing, for the anonymous-access message.
+    pub metadata_note: Option<String>,
+}
+
+/// Metadata credentials live as long as the plugin instance (one host call); a call that
+/// runs past their refresh point fetches new ones.
+static METADATA_CACHE: Mutex<Option<Credentials>> = Mutex::new(None);
+
+pub fn resolve<T: Transport>(env: &dyn Env, transport: &mut T) -> Result<Resolved> {
+    if let Some(c) = from_static_sources(env)? {
+        return Ok(Resolved { credentials: Some(c), metadata_note: None });
+    }
+    if s::flag(env, s::OBS_METADATA_DISABLED)? {
+        return Ok(Resolved { credentials: None, metadata_note: Some("ECS metadata disabled by OBS_METADATA_DISABLED".into()) });
+    }
+    let now = env.now();
+    let mut cache = METADATA_CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = cache.as_ref().filter(|c| c.fresh(now)) {
+        return Ok(Resolved { credentials: Some(c.clone()), metadata_note: None });
+    }
+    match metadata::fetch(transport, now) {
+        Ok(c) => {
+            *cache = Some(c.clone());
+            Ok(Resolved { credentials: Some(c), metadata_note: None })
+        }
+        Err(why) => {
+            *cache = None;
+            Ok(Resolved { credentials: None, metadata_note: Some(why.to_string()) })
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn clear_metadata_cache() {
+    *METADATA_CACHE.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -1,0 +1,170 @@
+//! The `obs://` storage-scheme plugin: Huawei OBS objects as Ray job packages.
+//!
+//! Everything but the WIT glue below is plain Rust tested natively; `ops` runs whole calls
+//! against a scripted transport.
+
+pub mod credentials;
+pub mod endpoint;
+pub mod env;
+pub mod error;
+pub mod ops;
+pub mod settings;
+pub mod sign;
+pub mod store;
+pub mod uri;
+
+#[cfg(target_family = "wasm")]
+mod bindings;
+
+/// Serialises tests that touch the process-wide metadata credential cache.
+#[cfg(test)]
+pub(crate) fn test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(target_family = "wasm")]
+mod glue {
+    use std::path::Path;
+
+    use scheme_plugin_kit::http::wasi::WasiTransport;
+    use scheme_plugin_kit::retry::WasiSleeper;
+
+    use crate::bindings::exports::scheme_host::storage_scheme::plugin::{
+        DownloadStats, Guest, Limits, PackageRef, PluginInfo, SchemeError, UnpackStats,
+    };
+    use crate::bindings::scheme_host::storage_scheme::host;
+    use crate::bindings::scheme_host::storage_scheme::types::{ConfigFile, ErrorKind, LogLevel, PackageFormat, Phase};
+    use crate::credentials::{HUAWEICLOUD_CREDENTIALS_ID, OBSUTIL_CONFIG_ID};
+    use crate::env::HostEnv;
+    use crate::ops;
+    use crate::settings::{ENV_VARS, HUAWEICLOUD_SDK_CREDENTIALS_FILE, OBS_CONFIG_FILE};
+    use crate::uri::{Format, ObsUri, SCHEME};
+
+    struct ObsPlugin;
+
+    fn to_wit_error(e: scheme_plugin_kit::Error) -> SchemeError {
+        use scheme_plugin_kit::ErrorKind as K;
+        let kind = match e.kind {
+            K::InvalidUri => ErrorKind::InvalidUri,
+            K::NotFound => ErrorKind::NotFound,
+            K::AccessDenied => ErrorKind::AccessDenied,
+            K::BadCredentials => ErrorKind::BadCredentials,
+            K::Network => ErrorKind::Network,
+            K::Integrity => ErrorKind::Integrity,
+            K::UnsafeArchive => ErrorKind::UnsafeArchive,
+            K::LimitExceeded => ErrorKind::LimitExceeded,
+            K::Unsupported => ErrorKind::Unsupported,
+            K::Internal => ErrorKind::Internal,
+        };
+        SchemeError { kind, message: e.message, store_code: e.store_code, request_id: e.request_id, http_status: e.http_status }
+    }
+
+    fn limits(l: Limits) -> scheme_plugin_kit::Limits {
+        scheme_plugin_kit::Limits {
+            max_download_bytes: l.max_download_bytes,
+            max_unpacked_bytes: l.max_unpacked_bytes,
+            max_entries: l.max_entries,
+            max_compression_ratio: l.max_compression_ratio,
+            max_path_bytes: l.max_path_bytes,
+            max_path_depth: l.max_path_depth,
+        }
+    }
+
+    fn download_stats(s: ops::DownloadStats) -> DownloadStats {
+        host::log(
+            LogLevel::Debug,
+            &format!(
+                "downloaded {} bytes in {} reads, {} retries, credentials: {}",
+                s.bytes_downloaded,
+                s.reads,
+                s.retries,
+                s.credential_source.unwrap_or("none (anonymous)")
+            ),
+        );
+        DownloadStats {
+            bytes_downloaded: s.bytes_downloaded,
+            object_size: s.object_size,
+            retries: s.retries,
+            verified: s.verified,
+            download_ms: s.download_ms,
+        }
+    }
+
+    fn progress(phase: ops::Phase, done: u64, total: Option<u64>, entries: u64) {
+        let phase = match phase {
+            ops::Phase::Download => Phase::Download,
+            ops::Phase::Unpack => Phase::Unpack,
+        };
+        host::progress(phase, done, total, entries);
+    }
+
+    impl Guest for ObsPlugin {
+        fn info() -> PluginInfo {
+            PluginInfo {
+                name: "obs".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                schemes: vec![SCHEME.into()],
+                env_vars: ENV_VARS.iter().map(|v| v.to_string()).collect(),
+                config_files: vec![
+                    ConfigFile { id: OBSUTIL_CONFIG_ID.into(), default_path: "~/.obsutilconfig".into(), path_env: Some(OBS_CONFIG_FILE.into()) },
+                    ConfigFile {
+                        id: HUAWEICLOUD_CREDENTIALS_ID.into(),
+                        default_path: "~/.huaweicloud/credentials".into(),
+                        path_env: Some(HUAWEICLOUD_SDK_CREDENTIALS_FILE.into()),
+                    },
+                ],
+                network_hosts: ops::network_hosts(),
+            }
+        }
+
+        fn parse_uri(uri: String) -> Result<PackageRef, SchemeError> {
+            let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
+            Ok(PackageRef {
+                package_name: u.package_name(),
+                display: u.display(),
+                scheme: SCHEME.into(),
+                extension: u.extension.into(),
+                format: match u.format {
+                    Format::Zip => PackageFormat::Zip,
+                    Format::TarGz => PackageFormat::TarGz,
+                    Format::TarXz => PackageFormat::TarXz,
+                    Format::Wheel => PackageFormat::Wheel,
+                },
+                uri: u.uri,
+            })
+        }
+
+        fn download_and_unpack(uri: String, target: String, scratch: String, l: Limits) -> Result<UnpackStats, SchemeError> {
+            let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
+            let s = ops::download_and_unpack(
+                &HostEnv,
+                &mut WasiTransport,
+                &mut WasiSleeper,
+                &u,
+                Path::new(&target),
+                Path::new(&scratch),
+                &limits(l),
+                &mut progress,
+            )
+            .map_err(to_wit_error)?;
+            Ok(UnpackStats {
+                download: download_stats(s.download),
+                files: s.files,
+                directories: s.directories,
+                bytes_written: s.bytes_written,
+                executables: s.executables,
+                unpack_ms: s.unpack_ms,
+            })
+        }
+
+        fn download(uri: String, file: String, l: Limits) -> Result<DownloadStats, SchemeError> {
+            let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
+            ops::download_to_file(&HostEnv, &mut WasiTransport, &mut WasiSleeper, &u, Path::new(&file), &limits(l), &mut progress)
+                .map(download_stats)
+                .map_err(to_wit_error)
+        }
+    }
+
+    crate::bindings::export!(ObsPlugin with_types_in crate::bindings);
+}

@@ -1,0 +1,192 @@
+//! The plugin's operations in plain Rust, generic over the network and the environment so
+//! whole calls (credentials, signing, download, unpack) run natively in tests.
+
+use std::fs::{self, File};
+use std::path::Path;
+use std::time::Instant;
+
+use scheme_plugin_kit::archive::{extract_tar, extract_zip, TarCompression};
+use scheme_plugin_kit::http::{download, DownloadOptions, FileSink, Transport};
+use scheme_plugin_kit::retry::Sleeper;
+use scheme_plugin_kit::{Error, ErrorKind, Limits, Result};
+
+use crate::credentials::{self, metadata::METADATA_HOST};
+use crate::endpoint::Endpoint;
+use crate::env::Env;
+use crate::settings::{self as s, var};
+use crate::store::ObsStore;
+use crate::uri::{Format, ObsUri};
+
+/// Hosts a redirect may lead to without being refused by us (the host applies its own
+/// list too). Credentials are only ever sent to the endpoint itself.
+pub const DEFAULT_NETWORK_HOSTS: &[&str] = &["*.myhuaweicloud.com"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Download,
+    Unpack,
+}
+
+/// WIT `download-stats`, plus what the plugin logs for diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadStats {
+    pub bytes_downloaded: u64,
+    pub object_size: u64,
+    pub retries: u32,
+    pub verified: Option<String>,
+    pub download_ms: u64,
+    /// Body reads (host calls).
+    pub reads: u64,
+    /// Which credential source signed the requests; `None` means anonymous.
+    pub credential_source: Option<&'static str>,
+}
+
+/// Mirrors WIT `unpack-stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnpackStats {
+    pub download: DownloadStats,
+    pub files: u64,
+    pub directories: u64,
+    pub bytes_written: u64,
+    pub executables: Vec<String>,
+    pub unpack_ms: u64,
+}
+
+/// `(phase, done, total, entries)`, forwarded to the host's `progress` import.
+pub type Progress<'a> = &'a mut dyn FnMut(Phase, u64, Option<u64>, u64);
+
+/// The object store endpoint: `OBS_ENDPOINT`, else obsutil's `endpoint`.
+pub fn endpoint(env: &dyn Env) -> Result<Endpoint> {
+    let path_style = s::flag(env, s::OBS_PATH_STYLE)?;
+    if let Some(e) = var(env, s::OBS_ENDPOINT) {
+        return Endpoint::parse(&e, path_style).map_err(|e| e.context("OBS_ENDPOINT"));
+    }
+    let from_obsutil = env.config_file(credentials::OBSUTIL_CONFIG_ID).and_then(|b| credentials::files::parse_obsutil(&b).endpoint);
+    if let Some(e) = from_obsutil {
+        return Endpoint::parse(&e, path_style).map_err(|e| e.context("endpoint in the obsutil config"));
+    }
+    Err(Error::new(
+        ErrorKind::InvalidUri,
+        "no OBS endpoint configured: set OBS_ENDPOINT (for example https://obs.cn-north-4.myhuaweicloud.com) \
+         or `endpoint` in ~/.obsutilconfig",
+    ))
+}
+
+/// Downloads the object into `file` (created or truncated).
+pub fn download_to_file<T: Transport, Z: Sleeper>(
+    env: &dyn Env,
+    transport: &mut T,
+    sleeper: &mut Z,
+    uri: &ObsUri,
+    file: &Path,
+    limits: &Limits,
+    progress: Progress<'_>,
+) -> Result<DownloadStats> {
+    let started = Instant::now();
+    let ep = endpoint(env)?;
+    let target = ep.object(&uri.bucket, &uri.key);
+    let resolved = credentials::resolve(env, transport)?;
+
+    let mut opts = DownloadOptions::new(target.scheme, target.authority, target.path);
+    opts.timeouts = s::timeouts(env)?;
+    opts.retry = s::retry_policy(env)?;
+    opts.max_bytes = limits.max_download_bytes;
+    opts.headers.push(("User-Agent".into(), format!("scheme-host-obs/{}", env!("CARGO_PKG_VERSION"))));
+    opts.redirect_allow = DEFAULT_NETWORK_HOSTS.iter().map(|h| h.to_string()).collect();
+    opts.redirect_allow.push(ep.authority());
+    if !ep.path_style {
+        // Virtual-hosted buckets live under the endpoint's own name.
+        opts.redirect_allow.push(match ep.port {
+            Some(p) => format!("*.{}:{p}", ep.host),
+            None => format!("*.{}", ep.host),
+        });
+    }
+
+    let credential_source = resolved.credentials.as_ref().map(|c| c.source.describe());
+    let mut store = ObsStore {
+        credentials: resolved.credentials,
+        bucket: uri.bucket.clone(),
+        path_style: ep.path_style,
+        env,
+        anonymous_note: resolved.metadata_note,
+    };
+    let f = File::create(file).map_err(|e| Error::io("creating the download file", e))?;
+    let mut sink = FileSink::new(f);
+    let outcome = download(transport, &mut store, sleeper, &opts, &mut sink, &mut |done, total| progress(Phase::Download, done, total, 0))
+        .map_err(|e| e.context(format!("downloading {}", uri.display())));
+    drop(sink);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            // Best effort: the host removes its staging directory anyway.
+            let _ = fs::remove_file(file);
+            return Err(e);
+        }
+    };
+    Ok(DownloadStats {
+        bytes_downloaded: outcome.bytes,
+        object_size: outcome.object_size,
+        retries: outcome.retries,
+        verified: outcome.verified.map(str::to_string),
+        download_ms: started.elapsed().as_millis() as u64,
+        reads: outcome.reads,
+        credential_source,
+    })
+}
+
+/// Downloads into `scratch/object`, then unpacks into `target`.
+#[allow(clippy::too_many_arguments)]
+pub fn download_and_unpack<T: Transport, Z: Sleeper>(
+    env: &dyn Env,
+    transport: &mut T,
+    sleeper: &mut Z,
+    uri: &ObsUri,
+    target: &Path,
+    scratch: &Path,
+    limits: &Limits,
+    progress: Progress<'_>,
+) -> Result<UnpackStats> {
+    let compression = match uri.format {
+        Format::Zip => None,
+        Format::TarGz => Some(TarCompression::Gzip),
+        Format::TarXz => Some(TarCompression::Xz),
+        Format::Wheel => {
+            return Err(Error::unsupported(
+                "a .whl package is installed as a file, not unpacked: the host fetches it with `download`",
+            ))
+        }
+    };
+    let object = scratch.join("object");
+    let dl = download_to_file(env, transport, sleeper, uri, &object, limits, &mut *progress)?;
+
+    let started = Instant::now();
+    let file = File::open(&object).map_err(|e| Error::io("opening the downloaded object", e))?;
+    let mut on_unpack = |entries: u64, bytes: u64| progress(Phase::Unpack, bytes, None, entries);
+    let stats = match compression {
+        None => extract_zip(file, target, limits, &mut on_unpack),
+        Some(c) => extract_tar(file, c, target, limits, &mut on_unpack),
+    }
+    .map_err(|e| e.context(format!("unpacking {}", uri.display())))?;
+    // Free the space before the host publishes the tree.
+    let _ = fs::remove_file(&object);
+    Ok(UnpackStats {
+        download: dl,
+        files: stats.files,
+        directories: stats.directories,
+        bytes_written: stats.bytes_written,
+        executables: stats.executables,
+        unpack_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// What `info()` declares: every variable read, the two config files, the hosts.
+pub fn network_hosts() -> Vec<String> {
+    let mut v: Vec<String> = DEFAULT_NETWORK_HOSTS.iter().map(|h| h.to_string()).collect();
+    v.push(format!("env:{}", s::OBS_ENDPOINT));
+    v.push(format!("{METADATA_HOST}:80"));
+    v
+}
+
+#[cfg(test)]
+#[path = "ops_tests.rs"]
+mod tests;

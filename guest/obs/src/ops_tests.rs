@@ -1,0 +1,204 @@
+use std::io::Write;
+
+use scheme_plugin_kit::http::testing::{FakeSleeper, FakeTransport, Reply};
+use scheme_plugin_kit::http::TransportErrorKind;
+
+use super::*;
+use crate::credentials::{HUAWEICLOUD_CREDENTIALS_ID, OBSUTIL_CONFIG_ID};
+use crate::env::MapEnv;
+
+const AK: &str = "AKTESTEXAMPLE0000001";
+const SK: &str = "SKtestExampleSecretKey0000000000000000001";
+
+fn env() -> MapEnv {
+    MapEnv::new()
+        .var(s::OBS_ENDPOINT, "http://127.0.0.1:9000")
+        .var(s::OBS_ACCESS_KEY_ID, AK)
+        .var(s::OBS_SECRET_ACCESS_KEY, SK)
+        .at(httpdate::parse_http_date("Tue, 15 Oct 2024 07:20:09 GMT").unwrap())
+}
+
+fn zip_bytes() -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    w.add_directory("pkg/", o).unwrap();
+    w.start_file("pkg/main.py", o.unix_permissions(0o644)).unwrap();
+    w.write_all(b"print('hello')\n").unwrap();
+    w.start_file("pkg/run.sh", o.unix_permissions(0o755)).unwrap();
+    w.write_all(b"#!/bin/sh\necho hi\n").unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn tgz_bytes() -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    let data = b"x = 1\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "pkg/a.py", &data[..]).unwrap();
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+fn crc64(d: &[u8]) -> String {
+    crc::Crc::<u64>::new(&crc::CRC_64_XZ).checksum(d).to_string()
+}
+
+struct Dirs {
+    _root: tempfile::TempDir,
+    target: std::path::PathBuf,
+    scratch: std::path::PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let root = tempfile::tempdir().unwrap();
+    let target = root.path().join("target");
+    let scratch = root.path().join("scratch");
+    fs::create_dir(&target).unwrap();
+    fs::create_dir(&scratch).unwrap();
+    Dirs { _root: root, target, scratch }
+}
+
+#[test]
+fn zip_end_to_end_signed_path_style() {
+    let body = zip_bytes();
+    let len = body.len().to_string();
+    let crc = crc64(&body);
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[("Content-Length", &len), ("x-obs-checksum-crc64ecma", &crc), ("ETag", "\"abc-2\"")], &body)]);
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/my dir/pkg.zip").unwrap();
+    let mut events = Vec::new();
+    let stats = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |p, done, total, entries| events.push((p, done, total, entries))).unwrap();
+
+    let req = &t.requests[0];
+    assert_eq!(req.url(), "http://127.0.0.1:9000/ray-jobs/my%20dir/pkg.zip");
+    // Reference signature computed from the SDK rules for this resource and date.
+    let sts = "GET\n\n\nTue, 15 Oct 2024 07:20:09 GMT\n/ray-jobs/my%20dir/pkg.zip";
+    assert_eq!(req.header("authorization").unwrap(), crate::sign::authorization(crate::sign::SignatureType::Obs, AK, SK, sts));
+    assert_eq!(t.timeouts_seen[0], s::timeouts(&env()).unwrap());
+
+    assert_eq!(fs::read(d.target.join("pkg/main.py")).unwrap(), b"print('hello')\n");
+    assert_eq!(stats.download.bytes_downloaded, body.len() as u64);
+    assert_eq!(stats.download.verified.as_deref(), Some("crc64ecma"));
+    assert_eq!(stats.files, 2);
+    assert_eq!(stats.executables, vec!["pkg/run.sh".to_string()]);
+    assert!(!d.scratch.join("object").exists(), "the downloaded object is removed after unpacking");
+    assert!(events.iter().any(|e| e.0 == Phase::Download && e.1 == body.len() as u64));
+    assert!(events.iter().any(|e| e.0 == Phase::Unpack && e.3 >= 3));
+}
+
+#[test]
+fn tar_gz_end_to_end_virtual_hosted() {
+    let body = tgz_bytes();
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], &body)]);
+    let d = dirs();
+    let e = env().var(s::OBS_ENDPOINT, "https://obs.cn-north-4.myhuaweicloud.com");
+    let uri = ObsUri::parse("obs://ray-jobs/job.tgz").unwrap();
+    let stats = download_and_unpack(&e, &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(t.requests[0].url(), "https://ray-jobs.obs.cn-north-4.myhuaweicloud.com/job.tgz");
+    assert_eq!(fs::read(d.target.join("pkg/a.py")).unwrap(), b"x = 1\n");
+    assert_eq!(stats.download.verified, None);
+}
+
+#[test]
+fn wheel_is_not_unpacked_but_downloads() {
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/a-1.0-py3-none-any.whl").unwrap();
+    let mut t = FakeTransport::new(vec![]);
+    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(t.requests.is_empty());
+
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"wheel bytes")]);
+    let file = d.scratch.join("a.whl");
+    let st = download_to_file(&env(), &mut t, &mut FakeSleeper::default(), &uri, &file, &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(fs::read(&file).unwrap(), b"wheel bytes");
+    assert_eq!((st.bytes_downloaded, st.object_size, st.retries), (11, 11, 0));
+    assert_eq!(st.credential_source, Some(crate::credentials::Source::ObsEnv.describe()));
+}
+
+#[test]
+fn store_errors_keep_code_and_request_id_and_leave_no_file() {
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/missing.zip").unwrap();
+    let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><RequestId>RID42</RequestId></Error>";
+    let mut t = FakeTransport::new(vec![Reply::ok(404, &[("Content-Type", "application/xml")], body)]);
+    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    assert_eq!((e.kind, e.store_code.as_deref(), e.request_id.as_deref(), e.http_status), (ErrorKind::NotFound, Some("NoSuchKey"), Some("RID42"), Some(404)));
+    assert!(e.message.contains("bucket ray-jobs, key missing.zip"), "{}", e.message);
+    assert!(!e.message.contains(AK) && !e.message.contains(SK));
+    assert!(!d.scratch.join("object").exists());
+}
+
+#[test]
+fn an_error_page_saved_as_the_object_is_not_unpacked_as_success() {
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"<html>Login required</html>")]);
+    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+}
+
+#[test]
+fn download_limit_applies() {
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[("Content-Length", "1000")], &[0; 1000])]);
+    let limits = Limits { max_download_bytes: 999, ..Limits::default() };
+    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &limits, &mut |_, _, _, _| {}).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitExceeded);
+}
+
+#[test]
+fn transient_failures_are_retried_through_the_whole_stack() {
+    let body = zip_bytes();
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
+    let mut t = FakeTransport::new(vec![
+        Reply::fail(TransportErrorKind::Connect),
+        Reply::ok(503, &[("Retry-After", "1")], b"<Error><Code>SlowDown</Code></Error>"),
+        Reply::ok(200, &[], &body),
+    ]);
+    let mut sleeper = FakeSleeper::default();
+    let st = download_and_unpack(&env(), &mut t, &mut sleeper, &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(st.download.retries, 2);
+    assert_eq!(sleeper.slept.len(), 2);
+    // Each attempt is signed afresh.
+    assert!(t.requests.iter().all(|r| r.header("authorization").is_some()));
+}
+
+#[test]
+fn endpoint_sources() {
+    assert_eq!(endpoint(&env()).unwrap().authority(), "127.0.0.1:9000");
+    let from_file = MapEnv::new().file(OBSUTIL_CONFIG_ID, "endpoint=obs.ap-southeast-1.myhuaweicloud.com\n");
+    let ep = endpoint(&from_file).unwrap();
+    assert_eq!((ep.host.as_str(), ep.path_style), ("obs.ap-southeast-1.myhuaweicloud.com", false));
+    let both = from_file.clone().var(s::OBS_ENDPOINT, "http://localhost:1").var(s::OBS_PATH_STYLE, "true");
+    assert_eq!(endpoint(&both).unwrap().host, "localhost");
+    let forced = from_file.var(s::OBS_PATH_STYLE, "true");
+    assert!(endpoint(&forced).unwrap().path_style);
+    let none = MapEnv::new().file(HUAWEICLOUD_CREDENTIALS_ID, "[basic]\nak=a\nsk=b\n");
+    assert!(endpoint(&none).unwrap_err().message.contains("OBS_ENDPOINT"));
+    assert!(endpoint(&MapEnv::new().var(s::OBS_ENDPOINT, "ftp://x")).unwrap_err().message.starts_with("OBS_ENDPOINT"));
+}
+
+#[test]
+fn anonymous_access_denied_explains_itself() {
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
+    let e = MapEnv::new().var(s::OBS_ENDPOINT, "http://127.0.0.1:9000").var(s::OBS_METADATA_DISABLED, "1");
+    let mut t = FakeTransport::new(vec![Reply::ok(403, &[], b"<Error><Code>AccessDenied</Code><RequestId>R</RequestId></Error>")]);
+    let err = download_to_file(&e, &mut t, &mut FakeSleeper::default(), &uri, &d.scratch.join("o"), &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AccessDenied);
+    assert!(err.message.contains("anonymous") && err.message.contains("OBS_METADATA_DISABLED"), "{}", err.message);
+    assert!(t.requests[0].header("authorization").is_none());
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"public")]);
+    let st = download_to_file(&e, &mut t, &mut FakeSleeper::default(), &uri, &d.scratch.join("o"), &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(st.credential_source, None);
+}
+
+#[test]
+fn declared_hosts() {
+    assert_eq!(network_hosts(), vec!["*.myhuaweicloud.com", "env:OBS_ENDPOINT", "169.254.169.254:80"]);
+}

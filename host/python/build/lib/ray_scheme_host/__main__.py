@@ -1,0 +1,150 @@
+"""`python -m ray_scheme_host enable | disable | status | plugins-env`
+
+Run with the Python interpreter that runs Ray on the node (the one `ray start` uses), then
+restart Ray on that node so every Ray process starts with the change.
+"""
+
+import argparse
+import json
+import os
+import sys
+from typing import List, Optional
+
+from ray_scheme_host import __version__, _hook, compat, hostcli, pth, registry, schemes
+
+
+def _host_schemes():
+    """(schemes, None) from the live host, or (None, reason)."""
+    try:
+        listing = hostcli.list_schemes()
+    except hostcli.SchemeHostError as e:
+        return None, e
+    return sorted(schemes.from_listing(listing)), None
+
+
+def cmd_enable(args) -> int:
+    problem = compat.version_problem(compat.installed_ray_version())
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    recorded = sorted({s.strip().lower() for s in (args.schemes or "").split(",") if s.strip()})
+    live, reason = _host_schemes()
+    if live is None and not recorded:
+        print(
+            f"error: {reason}\nOn a machine that only submits jobs (no scheme-host), name the "
+            "schemes to accept: python -m ray_scheme_host enable --schemes obs",
+            file=sys.stderr,
+        )
+        return 2
+    if live is not None and not live:
+        print("error: scheme-host serves no scheme: its plugin directory has no usable plugin", file=sys.stderr)
+        return 2
+    to_test = live if live is not None else recorded
+    path = pth.write(recorded)
+    check = pth.self_test(to_test)
+    if check.returncode != 0:
+        pth.remove()
+        print(f"error: the self-test in a new interpreter failed, nothing changed:\n{check.stderr.strip() or check.stdout.strip()}", file=sys.stderr)
+        return 1
+    print(f"enabled: {path}")
+    print(f"Ray {compat.SUPPORTED_RAY_VERSION} now accepts these schemes in working_dir/py_modules: {', '.join(to_test)}")
+    if live is None:
+        print(f"(scheme-host is not installed here: {reason}; accepted from --schemes for job submission only)")
+    print("Restart Ray on this node (ray stop; ray start ...) so that all its processes pick this up.")
+    return 0
+
+
+def cmd_disable(args) -> int:
+    removed = pth.remove()
+    if removed:
+        print(f"disabled: removed {removed}")
+        print("Restart Ray on this node so that all its processes drop the patch.")
+    else:
+        print(f"already disabled: {pth.pth_path()} does not exist")
+    return 0
+
+
+def status_report() -> dict:
+    version = compat.installed_ray_version()
+    problem = compat.version_problem(version)
+    live, reason = _host_schemes()
+    plugins_env = os.environ.get("RAY_RUNTIME_ENV_PLUGINS")
+    try:
+        binary = hostcli.find_binary()
+    except hostcli.SchemeHostError as e:
+        binary = None
+        reason = reason or e
+    return {
+        "package_version": __version__,
+        "python": sys.executable,
+        "ray_version": version,
+        "supported_ray_version": compat.SUPPORTED_RAY_VERSION,
+        "literal_uris": {
+            "pth": pth.pth_path(),
+            "enabled": pth.is_enabled(),
+            "off_by_env": _hook.disabled_by_env(),
+            "refused": problem,
+        },
+        "scheme_host": {"binary": binary, "schemes": live, "error": str(reason) if live is None else None},
+        "plugin_fields": {
+            "RAY_RUNTIME_ENV_PLUGINS_in_this_shell": bool(plugins_env)
+            and all(c in plugins_env for c in ("SchemeWorkingDirPlugin", "SchemePyModulesPlugin")),
+            "value_to_set": registry.PLUGINS_ENV_VALUE,
+        },
+    }
+
+
+def cmd_status(args) -> int:
+    report = status_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        lit = report["literal_uris"]
+        host = report["scheme_host"]
+        print(f"ray-scheme-host {report['package_version']} in {report['python']}")
+        print(f"Ray: {report['ray_version'] or 'not installed'} (literal URIs supported on {report['supported_ray_version']})")
+        state = "enabled" if lit["enabled"] else "disabled"
+        if lit["enabled"] and lit["off_by_env"]:
+            state += f", but {_hook.OFF_ENV}=off in this environment"
+        if lit["enabled"] and lit["refused"]:
+            state += ", but REFUSED on this Ray version"
+        print(f"literal working_dir/py_modules URIs: {state} ({lit['pth']})")
+        if host["schemes"] is not None:
+            print(f"scheme-host: {host['binary']} serves: {', '.join(host['schemes']) or '(nothing)'}")
+        else:
+            print(f"scheme-host: unavailable: {host['error']}")
+        ok = report["plugin_fields"]["RAY_RUNTIME_ENV_PLUGINS_in_this_shell"]
+        print(f"plugin fields (scheme_working_dir/scheme_py_modules): RAY_RUNTIME_ENV_PLUGINS {'set' if ok else 'not set'} in this shell")
+    healthy = report["scheme_host"]["schemes"] is not None and not (
+        report["literal_uris"]["enabled"] and report["literal_uris"]["refused"]
+    )
+    return 0 if healthy else 1
+
+
+def cmd_plugins_env(args) -> int:
+    print(registry.PLUGINS_ENV_VALUE)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ray_scheme_host", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    enable = sub.add_parser("enable", help="make this interpreter's Ray accept scheme-host URIs in working_dir/py_modules")
+    enable.add_argument(
+        "--schemes",
+        help="comma-separated schemes to accept when scheme-host is not installed here (submit-only machines)",
+    )
+    enable.set_defaults(func=cmd_enable)
+    sub.add_parser("disable", help="undo enable").set_defaults(func=cmd_disable)
+    status = sub.add_parser("status", help="show what is enabled and what scheme-host serves")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+    sub.add_parser("plugins-env", help="print the RAY_RUNTIME_ENV_PLUGINS value for the plugin fields").set_defaults(
+        func=cmd_plugins_env
+    )
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

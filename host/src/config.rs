@@ -1,0 +1,190 @@
+//! Operator configuration: where plugins and the compile cache live, the limits every
+//! plugin call runs under, and per-plugin network grants.
+//!
+//! Looked up in this order: `--config FILE`, `$SCHEME_HOST_CONFIG`, `/etc/scheme-host/config.toml`
+//! (if it exists), built-in defaults. Every field is optional.
+
+use crate::error::{HostError, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const SYSTEM_CONFIG: &str = "/etc/scheme-host/config.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub plugin_dir: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginGrant>,
+}
+
+/// Limits for one plugin call. Defaults are generous for real job code and finite for
+/// everything else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Limits {
+    pub max_download_bytes: u64,
+    pub max_unpacked_bytes: u64,
+    pub max_entries: u64,
+    pub max_compression_ratio: u64,
+    pub max_path_bytes: u32,
+    pub max_path_depth: u32,
+    /// Linear memory a plugin may grow to.
+    pub memory_mib: u64,
+    /// Wall-clock deadline for a whole call, including time blocked on the network.
+    pub timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub first_byte_timeout_secs: u64,
+    pub between_bytes_timeout_secs: u64,
+    /// Cap on the size of one response's header section.
+    pub max_header_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_download_bytes: 4 << 30,
+            max_unpacked_bytes: 16 << 30,
+            max_entries: 1_000_000,
+            max_compression_ratio: 1_000,
+            max_path_bytes: 4096,
+            max_path_depth: 64,
+            memory_mib: 512,
+            timeout_secs: 1800,
+            connect_timeout_secs: 10,
+            first_byte_timeout_secs: 60,
+            between_bytes_timeout_secs: 60,
+            max_header_bytes: 64 << 10,
+        }
+    }
+}
+
+impl Limits {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// What the operator grants one plugin, by plugin name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginGrant {
+    /// Replaces the plugin's declared network hosts when set.
+    pub allow_hosts: Option<Vec<String>>,
+    /// Added to the declared (or replaced) hosts.
+    #[serde(default)]
+    pub extra_allow_hosts: Vec<String>,
+    /// Disables the plugin without removing its file.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+impl Config {
+    pub fn load(explicit: Option<&Path>) -> Result<Config> {
+        let from_env = std::env::var_os("SCHEME_HOST_CONFIG").map(PathBuf::from);
+        let path = match explicit.map(Path::to_path_buf).or(from_env) {
+            Some(p) => p,
+            None if Path::new(SYSTEM_CONFIG).exists() => PathBuf::from(SYSTEM_CONFIG),
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| HostError::config(format!("cannot read config {}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| e.context(format!("config {}", path.display())))
+    }
+
+    pub fn parse(text: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| HostError::config(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let l = &self.limits;
+        for (name, v) in [
+            ("timeout-secs", l.timeout_secs),
+            ("connect-timeout-secs", l.connect_timeout_secs),
+            ("first-byte-timeout-secs", l.first_byte_timeout_secs),
+            ("between-bytes-timeout-secs", l.between_bytes_timeout_secs),
+            ("memory-mib", l.memory_mib),
+            ("max-download-bytes", l.max_download_bytes),
+            ("max-entries", l.max_entries),
+        ] {
+            if v == 0 {
+                return Err(HostError::config(format!("limits.{name} must be greater than 0")));
+            }
+        }
+        for (plugin, grant) in &self.plugins {
+            for p in grant.allow_hosts.iter().flatten().chain(&grant.extra_allow_hosts) {
+                crate::sandbox::net::HostPattern::parse(p)
+                    .map_err(|e| HostError::config(format!("plugins.{plugin}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `--plugin-dir`, `$SCHEME_HOST_PLUGIN_DIR`, the config, then `<exe dir>/../plugins`
+    /// (so an unpacked `dist/` works as is), then `/usr/local/lib/scheme-host/plugins`.
+    pub fn plugin_dir(&self, explicit: Option<&Path>) -> PathBuf {
+        if let Some(p) = explicit {
+            return p.to_path_buf();
+        }
+        if let Some(p) = std::env::var_os("SCHEME_HOST_PLUGIN_DIR") {
+            return PathBuf::from(p);
+        }
+        if let Some(p) = &self.plugin_dir {
+            return p.clone();
+        }
+        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.join("../plugins"))) {
+            if dir.is_dir() {
+                return dir;
+            }
+        }
+        PathBuf::from("/usr/local/lib/scheme-host/plugins")
+    }
+
+    /// `$SCHEME_HOST_CACHE_DIR`, the config, `$XDG_CACHE_HOME/scheme-host`,
+    /// `~/.cache/scheme-host`.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(p) = std::env::var_os("SCHEME_HOST_CACHE_DIR") {
+            return PathBuf::from(p);
+        }
+        if let Some(p) = &self.cache_dir {
+            return p.clone();
+        }
+        if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("scheme-host");
+        }
+        if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            return PathBuf::from(h).join(".cache/scheme-host");
+        }
+        std::env::temp_dir().join(format!("scheme-host-cache-{}", rustix::process::getuid().as_raw()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_partial_config_with_defaults() {
+        let c = Config::parse(
+            "[limits]\nmemory-mib = 64\n[plugins.obs]\nextra-allow-hosts = [\"127.0.0.1:9000\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.limits.memory_mib, 64);
+        assert_eq!(c.limits.timeout_secs, Limits::default().timeout_secs);
+        assert_eq!(c.plugins["obs"].extra_allow_hosts, vec!["127.0.0.1:9000"]);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_zero_limits() {
+        assert!(Config::parse("[limits]\nmemory-mb = 64\n").is_err());
+        assert!(Config::parse("[limits]\ntimeout-secs = 0\n").is_err());
+        assert!(Config::parse("[plugins.x]\nallow-hosts = [\"*\"]\n").is_err());
+    }
+}

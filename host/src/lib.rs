@@ -1,0 +1,16 @@
+//! `scheme-host`: runs storage-scheme plugins (WASI components) in a sandbox to turn a
+//! remote package URI into a local directory with Ray's semantics.
+
+pub mod bindings;
+pub mod config;
+pub mod error;
+pub mod manifest;
+pub mod ops;
+pub mod output;
+pub mod publish;
+pub mod registry;
+pub mod sandbox;
+pub mod text;
+
+pub use error::{ErrorKind, HostError, Result};
+pub use ops::Host;

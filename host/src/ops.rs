@@ -1,0 +1,360 @@
+//! The host's operations, one per CLI command. Each scans the plugin directory, picks the
+//! plugin for the URI's scheme and runs it in a fresh sandbox.
+
+use crate::bindings::types;
+use crate::config::{Config, Limits};
+use crate::error::{ErrorKind, HostError, Result};
+use crate::manifest::PluginManifest;
+use crate::publish::PackageLock;
+use crate::registry::{BrokenPlugin, CacheOutcome, PluginEntry, Registry};
+use crate::sandbox::{net::HostPattern, Grant, Instance, ProgressSink, Sandbox, GUEST_STAGING};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use wasmtime::component::Component;
+
+pub struct Host {
+    config: Config,
+    sandbox: Sandbox,
+    plugin_dir: PathBuf,
+    cache_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginReport {
+    pub name: String,
+    pub version: String,
+    pub path: PathBuf,
+    pub cache: CacheOutcome,
+    pub compile_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Timings {
+    pub load_ms: u64,
+    pub instantiate_ms: u64,
+    pub download_ms: u64,
+    pub unpack_ms: u64,
+    pub publish_ms: u64,
+    pub total_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnpackOutcome {
+    pub uri: String,
+    pub path: PathBuf,
+    pub package_name: String,
+    /// True when an existing complete directory was reused (nothing downloaded).
+    pub reused: bool,
+    pub entries: u64,
+    pub files: u64,
+    pub directories: u64,
+    pub bytes_downloaded: u64,
+    pub bytes_written: u64,
+    pub retries: u32,
+    pub verified: Option<String>,
+    pub timings_ms: Timings,
+    pub plugin: PluginReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DownloadOutcome {
+    pub uri: String,
+    pub path: PathBuf,
+    pub package_name: String,
+    pub reused: bool,
+    pub bytes_downloaded: u64,
+    pub retries: u32,
+    pub verified: Option<String>,
+    pub timings_ms: Timings,
+    pub plugin: PluginReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParsedUri {
+    pub uri: String,
+    pub scheme: String,
+    pub package_name: String,
+    pub extension: String,
+    pub format: &'static str,
+    pub display: String,
+    pub plugin: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemeListing {
+    pub plugin_dir: PathBuf,
+    pub plugins: Vec<SchemePlugin>,
+    pub broken: Vec<BrokenPlugin>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemePlugin {
+    pub name: String,
+    pub version: String,
+    pub schemes: Vec<String>,
+    pub path: PathBuf,
+    pub contract_version: String,
+    pub env_vars: Vec<String>,
+    pub network_hosts: Vec<String>,
+    pub cache: CacheOutcome,
+}
+
+impl Host {
+    pub fn new(config: Config, plugin_dir: Option<&Path>) -> Result<Host> {
+        let mut wasm = wasmtime::Config::new();
+        wasm.epoch_interruption(true);
+        wasm.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = wasmtime::Engine::new(&wasm).map_err(|e| HostError::config(format!("cannot create the wasm engine: {e}")))?;
+        crate::sandbox::start_epoch_ticker(&engine);
+        let plugin_dir = config.plugin_dir(plugin_dir);
+        let cache_dir = config.cache_dir();
+        Ok(Host { sandbox: Sandbox::new(engine)?, config, plugin_dir, cache_dir })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    fn registry(&self) -> Registry<'_> {
+        Registry::new(&self.sandbox, self.plugin_dir.clone(), self.cache_dir.clone())
+    }
+
+    pub async fn schemes(&self) -> Result<SchemeListing> {
+        let (entries, broken) = self.registry().scan().await?;
+        let plugins = entries
+            .into_iter()
+            .map(|e| SchemePlugin {
+                name: e.manifest.name.clone(),
+                version: e.manifest.version.clone(),
+                schemes: e.manifest.schemes.clone(),
+                path: e.path.clone(),
+                contract_version: e.manifest.contract_version.clone(),
+                env_vars: e.manifest.env_vars.clone(),
+                network_hosts: self.allowed_hosts(&e.manifest).iter().map(|p| format!("{p:?}")).collect(),
+                cache: e.cache,
+            })
+            .collect();
+        Ok(SchemeListing { plugin_dir: self.plugin_dir.clone(), plugins, broken })
+    }
+
+    /// The plugin's declared hosts, replaced or extended by the operator's grant.
+    fn allowed_hosts(&self, m: &PluginManifest) -> Vec<HostPattern> {
+        let grant = self.config.plugins.get(&m.name);
+        let base = grant.and_then(|g| g.allow_hosts.clone()).unwrap_or_else(|| m.network_hosts.clone());
+        let extra = grant.map(|g| g.extra_allow_hosts.clone()).unwrap_or_default();
+        base.iter().chain(&extra).filter_map(|p| HostPattern::parse(p).ok()).collect()
+    }
+
+    async fn plugin_for(&self, uri: &str) -> Result<(PluginEntry, Component, u64)> {
+        let started = Instant::now();
+        let scheme = scheme_of(uri)?;
+        let (entry, component) = self.registry().find(&scheme).await?;
+        if self.config.plugins.get(&entry.manifest.name).is_some_and(|g| g.disabled) {
+            return Err(HostError::plugin(format!("plugin {} is disabled in the configuration", entry.manifest.name)));
+        }
+        Ok((entry, component, started.elapsed().as_millis() as u64))
+    }
+
+    async fn instantiate(&self, entry: &PluginEntry, component: &Component, staging: Option<&Path>, progress: Box<dyn ProgressSink>) -> Result<Instance> {
+        let grant = Grant {
+            manifest: Some(&entry.manifest),
+            name: &entry.manifest.name,
+            staging,
+            allowed_hosts: self.allowed_hosts(&entry.manifest),
+            limits: &self.config.limits,
+            progress,
+        };
+        self.sandbox.instantiate(component, grant).await
+    }
+
+    pub async fn parse_uri(&self, uri: &str) -> Result<ParsedUri> {
+        let (entry, component, _) = self.plugin_for(uri).await?;
+        let mut inst = self.instantiate(&entry, &component, None, Box::new(())).await?;
+        let r = parse_in(&mut inst, uri).await?;
+        Ok(ParsedUri {
+            uri: r.uri,
+            scheme: r.scheme,
+            package_name: r.package_name,
+            extension: r.extension,
+            format: format_name(r.format),
+            display: crate::text::escape(&r.display),
+            plugin: entry.manifest.name.clone(),
+        })
+    }
+
+    pub async fn download_and_unpack(&self, uri: &str, dest: &Path, overwrite: bool, progress: Box<dyn ProgressSink>) -> Result<UnpackOutcome> {
+        let started = Instant::now();
+        let (entry, component, load_ms) = self.plugin_for(uri).await?;
+        let t = Instant::now();
+        let mut probe = self.instantiate(&entry, &component, None, Box::new(())).await?;
+        let parsed = parse_in(&mut probe, uri).await?;
+        if parsed.format == types::PackageFormat::Wheel {
+            return Err(HostError::new(
+                ErrorKind::Unsupported,
+                format!("{uri} is a wheel: Ray installs wheels as files; use `scheme-host download`"),
+            ));
+        }
+        let lock = PackageLock::acquire(dest)?;
+        let report = plugin_report(&entry);
+        if lock.dest_exists() && !overwrite {
+            return Ok(UnpackOutcome {
+                uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
+                entries: 0, files: 0, directories: 0, bytes_downloaded: 0, bytes_written: 0, retries: 0, verified: None,
+                timings_ms: Timings { load_ms, total_ms: started.elapsed().as_millis() as u64, ..Default::default() },
+                plugin: report,
+            });
+        }
+        lock.clean_stale();
+        let staging = lock.stage()?;
+        let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
+        let instantiate_ms = t.elapsed().as_millis() as u64;
+        let limits = wit_limits(&self.config.limits);
+        let target = format!("{GUEST_STAGING}/tree");
+        let scratch = format!("{GUEST_STAGING}/scratch");
+        let result = inst
+            .run("download-and-unpack", async |b, s| {
+                b.scheme_host_storage_scheme_plugin().call_download_and_unpack(s, uri, &target, &scratch, limits).await
+            })
+            .await?;
+        let stats = result.map_err(|e| with_denied(HostError::from(e), &inst))?;
+        let t = Instant::now();
+        let _ = std::fs::remove_dir_all(staging.scratch());
+        staging.audit_links()?;
+        staging.apply_executables(&stats.executables)?;
+        lock.publish(&staging.publish_root()?, overwrite)?;
+        staging.finish();
+        let publish_ms = t.elapsed().as_millis() as u64;
+        Ok(UnpackOutcome {
+            uri: uri.into(),
+            path: lock.dest().into(),
+            package_name: parsed.package_name,
+            reused: false,
+            entries: stats.files + stats.directories,
+            files: stats.files,
+            directories: stats.directories,
+            bytes_downloaded: stats.download.bytes_downloaded,
+            bytes_written: stats.bytes_written,
+            retries: stats.download.retries,
+            verified: stats.download.verified,
+            timings_ms: Timings {
+                load_ms,
+                instantiate_ms,
+                download_ms: stats.download.download_ms,
+                unpack_ms: stats.unpack_ms,
+                publish_ms,
+                total_ms: started.elapsed().as_millis() as u64,
+            },
+            plugin: report,
+        })
+    }
+
+    pub async fn download(&self, uri: &str, file: &Path, overwrite: bool, progress: Box<dyn ProgressSink>) -> Result<DownloadOutcome> {
+        let started = Instant::now();
+        let (entry, component, load_ms) = self.plugin_for(uri).await?;
+        let t = Instant::now();
+        let mut probe = self.instantiate(&entry, &component, None, Box::new(())).await?;
+        let parsed = parse_in(&mut probe, uri).await?;
+        let lock = PackageLock::acquire(file)?;
+        let report = plugin_report(&entry);
+        if lock.dest_exists() && !overwrite {
+            return Ok(DownloadOutcome {
+                uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
+                bytes_downloaded: 0, retries: 0, verified: None,
+                timings_ms: Timings { load_ms, total_ms: started.elapsed().as_millis() as u64, ..Default::default() },
+                plugin: report,
+            });
+        }
+        lock.clean_stale();
+        let staging = lock.stage()?;
+        let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
+        let instantiate_ms = t.elapsed().as_millis() as u64;
+        let limits = wit_limits(&self.config.limits);
+        let guest_file = format!("{GUEST_STAGING}/scratch/object");
+        let result = inst
+            .run("download", async |b, s| b.scheme_host_storage_scheme_plugin().call_download(s, uri, &guest_file, limits).await)
+            .await?;
+        let stats = result.map_err(|e| with_denied(HostError::from(e), &inst))?;
+        let t = Instant::now();
+        let object = staging.scratch().join("object");
+        match std::fs::symlink_metadata(&object) {
+            Ok(m) if m.is_file() => {}
+            _ => return Err(HostError::sandbox(format!("plugin {} reported success but wrote no file", entry.manifest.name))),
+        }
+        lock.publish(&object, overwrite)?;
+        staging.finish();
+        Ok(DownloadOutcome {
+            uri: uri.into(),
+            path: lock.dest().into(),
+            package_name: parsed.package_name,
+            reused: false,
+            bytes_downloaded: stats.bytes_downloaded,
+            retries: stats.retries,
+            verified: stats.verified,
+            timings_ms: Timings {
+                load_ms,
+                instantiate_ms,
+                download_ms: stats.download_ms,
+                publish_ms: t.elapsed().as_millis() as u64,
+                total_ms: started.elapsed().as_millis() as u64,
+                ..Default::default()
+            },
+            plugin: report,
+        })
+    }
+}
+
+async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
+    inst.run("parse-uri", async |b, s| b.scheme_host_storage_scheme_plugin().call_parse_uri(s, uri).await)
+        .await?
+        .map_err(HostError::from)
+}
+
+/// A refused connection surfaces in the plugin as a generic network error; name the host
+/// so the operator knows what to allow.
+fn with_denied(mut e: HostError, inst: &Instance) -> HostError {
+    let denied = inst.denied_hosts();
+    if !denied.is_empty() {
+        e.message.push_str(&format!(
+            " (scheme-host denied connections to {}: not in this plugin's allowed hosts; see `[plugins.<name>] extra-allow-hosts` in the config)",
+            denied.join(", ")
+        ));
+    }
+    e
+}
+
+fn plugin_report(e: &PluginEntry) -> PluginReport {
+    PluginReport { name: e.manifest.name.clone(), version: e.manifest.version.clone(), path: e.path.clone(), cache: e.cache, compile_ms: e.compile_ms }
+}
+
+fn wit_limits(l: &Limits) -> types::Limits {
+    types::Limits {
+        max_download_bytes: l.max_download_bytes,
+        max_unpacked_bytes: l.max_unpacked_bytes,
+        max_entries: l.max_entries,
+        max_compression_ratio: l.max_compression_ratio,
+        max_path_bytes: l.max_path_bytes,
+        max_path_depth: l.max_path_depth,
+    }
+}
+
+fn format_name(f: types::PackageFormat) -> &'static str {
+    match f {
+        types::PackageFormat::Zip => "zip",
+        types::PackageFormat::TarGz => "tar-gz",
+        types::PackageFormat::TarXz => "tar-xz",
+        types::PackageFormat::Wheel => "wheel",
+    }
+}
+
+/// The scheme of a URI, lower-cased, checked against RFC 3986 syntax.
+pub fn scheme_of(uri: &str) -> Result<String> {
+    let Some((scheme, _)) = uri.split_once("://") else {
+        return Err(HostError::new(ErrorKind::InvalidUri, format!("{:?} is not a URI of the form <scheme>://...", crate::text::escape(uri))));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if !crate::manifest::is_scheme_name(&scheme) {
+        return Err(HostError::new(ErrorKind::InvalidUri, format!("invalid URI scheme {:?}", crate::text::escape(&scheme))));
+    }
+    Ok(scheme)
+}

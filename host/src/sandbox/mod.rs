@@ -1,0 +1,286 @@
+//! The sandbox one plugin call runs in: a fresh store whose WASI context sees only the
+//! staging directory, the declared environment variables and (through the `host`
+//! import) the declared config files; outbound HTTP through [`net::HttpPolicy`]; memory
+//! capped by [`MemoryCap`]; time capped by epoch interruption (running wasm) and a
+//! wall-clock timeout (wasm blocked in a host call).
+
+pub mod net;
+
+use crate::bindings::{host_api, types, StorageScheme};
+use crate::config::Limits;
+use crate::error::{HostError, Result};
+use crate::manifest::PluginManifest;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// Guest path of the one directory a plugin may touch.
+pub const GUEST_STAGING: &str = "/staging";
+
+/// Epoch ticks per second; the deadline is counted in ticks.
+const EPOCH_HZ: u64 = 20;
+
+/// Config file reads are capped so a plugin cannot make the host read a huge file.
+const MAX_CONFIG_FILE: u64 = 1 << 20;
+
+/// Receives progress reports from a plugin.
+pub trait ProgressSink: Send {
+    fn report(&mut self, phase: types::Phase, done: u64, total: Option<u64>, entries: u64);
+}
+
+impl ProgressSink for () {
+    fn report(&mut self, _: types::Phase, _: u64, _: Option<u64>, _: u64) {}
+}
+
+/// Denies memory growth past the cap and remembers that it did, so a guest that then
+/// aborts is reported as "out of memory", not as an anonymous trap.
+pub struct MemoryCap {
+    max_bytes: usize,
+    denied: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let ok = desired <= self.max_bytes;
+        self.denied |= !ok;
+        Ok(ok)
+    }
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+    fn instances(&self) -> usize {
+        64
+    }
+    fn tables(&self) -> usize {
+        64
+    }
+    fn memories(&self) -> usize {
+        16
+    }
+}
+
+pub struct StoreState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    policy: net::HttpPolicy,
+    memory: MemoryCap,
+    plugin_name: String,
+    config_files: HashMap<String, PathBuf>,
+    progress: Box<dyn ProgressSink>,
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.policy }
+    }
+}
+
+impl types::Host for StoreState {}
+
+impl host_api::Host for StoreState {
+    async fn progress(&mut self, phase: types::Phase, done: u64, total: Option<u64>, entries: u64) -> wasmtime::Result<()> {
+        self.progress.report(phase, done, total, entries);
+        Ok(())
+    }
+
+    async fn read_config_file(&mut self, id: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        let Some(path) = self.config_files.get(&id) else {
+            tracing::warn!(plugin = %self.plugin_name, id = %crate::text::escape(&id), "plugin asked for an undeclared config file");
+            return Ok(None);
+        };
+        Ok(read_capped(path))
+    }
+
+    async fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
+        let message = crate::text::escape(&message);
+        let plugin = &self.plugin_name;
+        match level {
+            types::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            types::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            types::LogLevel::Info => tracing::info!(plugin, "{message}"),
+            types::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            types::LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+fn read_capped(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut buf = Vec::new();
+    file.take(MAX_CONFIG_FILE).read_to_end(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// Resolves a declared config file to a host path: the override variable from the host's
+/// own environment, else the default with `~/` expanded.
+fn config_file_path(c: &crate::manifest::ConfigFile) -> Option<PathBuf> {
+    if let Some(var) = &c.path_env {
+        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+    }
+    match c.default_path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(rest)),
+        None => Some(PathBuf::from(&c.default_path)),
+    }
+}
+
+/// Owns the engine's linker; builds one fresh store per call.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<StoreState>,
+}
+
+/// What one call is granted.
+pub struct Grant<'a> {
+    /// The plugin's manifest; none while the host asks an unknown plugin for it.
+    pub manifest: Option<&'a PluginManifest>,
+    /// Name used in logs and errors.
+    pub name: &'a str,
+    /// Host directory mounted read-write at [`GUEST_STAGING`]; none for metadata calls.
+    pub staging: Option<&'a Path>,
+    pub allowed_hosts: Vec<net::HostPattern>,
+    pub limits: &'a Limits,
+    pub progress: Box<dyn ProgressSink>,
+}
+
+pub struct Instance {
+    pub store: Store<StoreState>,
+    pub bindings: StorageScheme,
+    deadline: Duration,
+    net_log: Arc<Mutex<net::NetLog>>,
+}
+
+impl Sandbox {
+    pub fn new(engine: Engine) -> Result<Sandbox> {
+        let mut linker = Linker::new(&engine);
+        let wire = |r: wasmtime::Result<()>| r.map_err(|e| HostError::plugin(format!("cannot set up the plugin linker: {e}")));
+        wire(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
+        wire(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
+        wire(host_api::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))?;
+        wire(types::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))?;
+        Ok(Sandbox { engine, linker })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Instantiates `component` in a fresh store that holds exactly `grant`.
+    pub async fn instantiate(&self, component: &Component, grant: Grant<'_>) -> Result<Instance> {
+        let no_grants = PluginManifest::default();
+        let manifest = grant.manifest.unwrap_or(&no_grants);
+        let mut wasi = WasiCtx::builder();
+        // Plugins get no stdio: they log through `host.log`, which escapes what they say.
+        wasi.allow_blocking_current_thread(true);
+        for var in &manifest.env_vars {
+            if let Ok(value) = std::env::var(var) {
+                wasi.env(var, value);
+            }
+        }
+        if let Some(dir) = grant.staging {
+            wasi.preopened_dir(dir, GUEST_STAGING, FsPerms::ReadWrite)
+                .map_err(|e| HostError::sandbox(format!("cannot grant the staging directory: {e}")))?;
+        }
+        let config_files = manifest
+            .config_files
+            .iter()
+            .filter_map(|c| config_file_path(c).map(|p| (c.id.clone(), p)))
+            .collect();
+        let policy = net::HttpPolicy::new(grant.allowed_hosts, grant.limits);
+        let net_log = policy.log.clone();
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(grant.limits.max_header_bytes as usize);
+        let state = StoreState {
+            wasi: wasi.build(),
+            http,
+            table: ResourceTable::new(),
+            policy,
+            memory: MemoryCap { max_bytes: (grant.limits.memory_mib as usize) << 20, denied: false },
+            plugin_name: grant.name.to_string(),
+            config_files,
+            progress: grant.progress,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        let deadline = grant.limits.timeout();
+        store.set_epoch_deadline(deadline.as_secs().saturating_mul(EPOCH_HZ).max(1));
+        store.epoch_deadline_trap();
+        let bindings = StorageScheme::instantiate_async(&mut store, component, &self.linker)
+            .await
+            .map_err(|e| HostError::plugin(format!("cannot instantiate plugin {}: {e:#}", grant.name)))?;
+        Ok(Instance { store, bindings, deadline, net_log })
+    }
+}
+
+impl Instance {
+    /// Runs one export call under the wall-clock deadline and turns traps into typed
+    /// sandbox errors that say which rule the plugin broke.
+    pub async fn run<T, F>(&mut self, what: &str, call: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&StorageScheme, &mut Store<StoreState>) -> wasmtime::Result<T>,
+    {
+        let deadline = self.deadline;
+        let outcome = tokio::time::timeout(deadline, call(&self.bindings, &mut self.store)).await;
+        let name = self.store.data().plugin_name.clone();
+        match outcome {
+            Ok(Ok(v)) => Ok(v),
+            Err(_) => Err(HostError::sandbox(format!(
+                "plugin {name} exceeded the {}s deadline during {what}",
+                deadline.as_secs()
+            ))),
+            Ok(Err(e)) => {
+                if self.store.data().memory.denied {
+                    return Err(HostError::sandbox(format!(
+                        "plugin {name} exceeded its memory limit of {} MiB during {what}",
+                        self.store.data().memory.max_bytes >> 20
+                    )));
+                }
+                if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
+                    return Err(HostError::sandbox(format!(
+                        "plugin {name} exceeded the {}s deadline during {what}",
+                        deadline.as_secs()
+                    )));
+                }
+                Err(HostError::sandbox(format!("plugin {name} crashed during {what}: {}", crate::text::escape(&format!("{e:#}")))))
+            }
+        }
+    }
+
+    /// Authorities this call tried to reach and was refused.
+    pub fn denied_hosts(&self) -> Vec<String> {
+        self.net_log.lock().unwrap().denied.clone()
+    }
+}
+
+/// Starts the thread that advances the engine's epoch; deadlines are counted in its ticks.
+pub fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(1000 / EPOCH_HZ));
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .expect("spawn epoch ticker thread");
+}

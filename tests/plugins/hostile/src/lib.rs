@@ -1,0 +1,175 @@
+//! A plugin that tries to break out of its sandbox. The URI names the attack:
+//! `hostile://<attack>/<arg>.zip`. An attack that *succeeds* returns an `internal` error
+//! starting with `ESCAPED:` so a test can never mistake a breach for a pass; an attack
+//! the sandbox stops returns the error the sandbox produced, or is cut off by the host.
+
+wit_bindgen::generate!({
+    path: "../../../wit",
+    world: "storage-scheme",
+    with: {
+        "wasi:http/types@0.2.12": wasip2::http::types,
+        "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+        "wasi:io/error@0.2.12": wasip2::io::error,
+        "wasi:io/poll@0.2.12": wasip2::io::poll,
+        "wasi:io/streams@0.2.12": wasip2::io::streams,
+        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+    },
+});
+
+use exports::scheme_host::storage_scheme::plugin::Guest;
+use scheme_host::storage_scheme::types::*;
+
+struct Hostile;
+
+fn err(kind: ErrorKind, message: String) -> SchemeError {
+    SchemeError { kind, message, store_code: None, request_id: None, http_status: None }
+}
+
+fn escaped(what: String) -> SchemeError {
+    err(ErrorKind::Internal, format!("ESCAPED: {what}"))
+}
+
+fn stopped(what: String) -> SchemeError {
+    err(ErrorKind::AccessDenied, format!("stopped: {what}"))
+}
+
+fn attack(uri: &str) -> (String, String) {
+    let rest = uri.strip_prefix("hostile://").unwrap_or(uri);
+    let rest = rest.strip_suffix(".zip").unwrap_or(rest);
+    match rest.split_once('/') {
+        Some((a, arg)) => (a.to_string(), arg.to_string()),
+        None => (rest.to_string(), String::new()),
+    }
+}
+
+fn run(uri: &str, target: &str) -> Result<UnpackStats, SchemeError> {
+    let (what, arg) = attack(uri);
+    match what.as_str() {
+        "read-outside" => {
+            for path in ["/etc/passwd", "/staging/../../../../etc/passwd", "/proc/self/environ", "../etc/passwd"] {
+                if let Ok(text) = std::fs::read(path) {
+                    return Err(escaped(format!("read {path} ({} bytes)", text.len())));
+                }
+            }
+            Err(stopped("no file outside the staging directory is readable".into()))
+        }
+        "write-outside" => {
+            for path in ["/staging/../escaped.txt", "/tmp/escaped.txt", "/escaped.txt"] {
+                if std::fs::write(path, b"escaped").is_ok() {
+                    return Err(escaped(format!("wrote {path}")));
+                }
+            }
+            Err(stopped("no file outside the staging directory is writable".into()))
+        }
+        "env" => {
+            let names: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+            if names.iter().any(|n| n == &arg) || std::env::var(&arg).is_ok() {
+                return Err(escaped(format!("read undeclared environment variable {arg}")));
+            }
+            Err(stopped(format!("environment holds only {names:?}")))
+        }
+        "connect" => {
+            let (authority, path) = (arg.as_str(), "/");
+            let fields = wasip2::http::types::Fields::new();
+            let req = wasip2::http::types::OutgoingRequest::new(fields);
+            let _ = req.set_scheme(Some(&wasip2::http::types::Scheme::Http));
+            let _ = req.set_authority(Some(authority));
+            let _ = req.set_path_with_query(Some(path));
+            match wasip2::http::outgoing_handler::handle(req, None) {
+                Err(e) => Err(err(ErrorKind::Network, format!("request to {authority} refused: {e:?}"))),
+                Ok(fut) => {
+                    fut.subscribe().block();
+                    match fut.get() {
+                        Some(Ok(Ok(resp))) => Err(escaped(format!("reached {authority}: status {}", resp.status()))),
+                        Some(Ok(Err(e))) => Err(err(ErrorKind::Network, format!("request to {authority} failed: {e:?}"))),
+                        other => Err(err(ErrorKind::Network, format!("request to {authority}: {other:?}"))),
+                    }
+                }
+            }
+        }
+        "alloc" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                let mut chunk = vec![0u8; 16 << 20];
+                chunk[0] = hoard.len() as u8;
+                hoard.push(chunk);
+                if hoard.len() > 1 << 16 {
+                    return Err(escaped(format!("allocated {} MiB", hoard.len() * 16)));
+                }
+            }
+        }
+        "spin" => {
+            let mut x: u64 = 0;
+            loop {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                if x == 42 {
+                    return Err(escaped("spun out".into()));
+                }
+            }
+        }
+        "sleep" => {
+            // Blocks inside a host call, where epoch interruption cannot reach.
+            wasip2::clocks::monotonic_clock::subscribe_duration(3_600_000_000_000).block();
+            Err(escaped("slept an hour".into()))
+        }
+        "symlink-out" => {
+            // std's symlink API is unstable on WASI; use the preopen descriptor directly.
+            let rel = target.strip_prefix("/staging/").unwrap_or(&target);
+            let dirs = wasip2::filesystem::preopens::get_directories();
+            let Some((dir, _)) = dirs.iter().find(|(_, p)| p == "/staging") else {
+                return Err(err(ErrorKind::Internal, "no /staging preopen".into()));
+            };
+            match dir.symlink_at("../../../../../../etc", &format!("{rel}/evil")) {
+                Ok(()) => Ok(stats()),
+                Err(e) => Err(stopped(format!("symlink refused: {e:?}"))),
+            }
+        }
+        "bad-executable" => Ok(UnpackStats { executables: vec!["../../outside".into()], ..stats() }),
+        other => Err(err(ErrorKind::InvalidUri, format!("unknown attack {other}"))),
+    }
+}
+
+fn stats() -> UnpackStats {
+    UnpackStats {
+        download: DownloadStats { bytes_downloaded: 0, object_size: 0, retries: 0, verified: None, download_ms: 0 },
+        files: 0,
+        directories: 0,
+        bytes_written: 0,
+        executables: vec![],
+        unpack_ms: 0,
+    }
+}
+
+impl Guest for Hostile {
+    fn info() -> PluginInfo {
+        PluginInfo {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            schemes: vec!["hostile".into()],
+            env_vars: vec!["HOSTILE_DECLARED".into()],
+            config_files: vec![],
+            network_hosts: vec!["allowed.invalid".into()],
+        }
+    }
+
+    fn parse_uri(uri: String) -> Result<PackageRef, SchemeError> {
+        Ok(PackageRef {
+            scheme: "hostile".into(),
+            package_name: "hostile_pkg.zip".into(),
+            extension: ".zip".into(),
+            format: PackageFormat::Zip,
+            display: uri.clone(),
+            uri,
+        })
+    }
+
+    fn download_and_unpack(uri: String, target: String, _scratch: String, _limits: Limits) -> Result<UnpackStats, SchemeError> {
+        run(&uri, &target)
+    }
+
+    fn download(uri: String, _file: String, _limits: Limits) -> Result<DownloadStats, SchemeError> {
+        run(&uri, "/staging/scratch").map(|s| s.download)
+    }
+}
+
+export!(Hostile);

@@ -1,0 +1,47 @@
+"""Assertions shared by the plugin-field and literal-URI tests."""
+
+import hashlib
+import json
+import os
+import shlex
+from typing import List
+
+
+def entrypoint(py_modules_field: str, extra_uris: List[str], pin: str = "node2") -> str:
+    return f"python main.py {py_modules_field} {shlex.quote(json.dumps(extra_uris))} {pin}"
+
+
+def package_dir(uri: str) -> str:
+    """Ray's (and scheme-host's) directory name for a remote package."""
+    return f"obs_{hashlib.sha1(uri.encode()).hexdigest()}"
+
+
+def assert_sees_everything(stack, result: dict, working_dir_kind: str, app_uri: str) -> None:
+    """The driver (head node), a task and an actor (second node) all run inside the unpacked
+    working directory and import every module, each node from its own copy."""
+    token = stack.token
+    for where in ("driver", "task", "actor"):
+        snap = result[where]
+        assert snap["data"] == f"data-{token}", (where, snap)
+        assert snap["helper"] == f"helper-{token}", (where, snap)
+        assert snap["mymod"] == f"mymod-{token}", (where, snap)
+        assert snap["wheelmod"] == f"wheelmod-{token}", (where, snap)
+    assert result["actor"]["extramod"] == f"extramod-{token}"
+    assert result["driver"]["node"] == stack.head.node_id
+    assert result["task"]["node"] == stack.node2.node_id
+    assert result["actor"]["node"] == stack.node2.node_id
+    suffix = os.path.join("runtime_resources", working_dir_kind, package_dir(app_uri))
+    for where, node in (("driver", stack.head), ("task", stack.node2), ("actor", stack.node2)):
+        cwd = os.path.realpath(result[where]["cwd"])
+        assert cwd.startswith(os.path.realpath(node.temp_dir) + os.sep), (where, cwd, node.temp_dir)
+        assert cwd.endswith(suffix), (where, cwd, suffix)
+
+
+def assert_store_error(info, uri: str, code: str = "NoSuchKey") -> None:
+    message = info.message or ""
+    assert info.status == "FAILED", (info.status, message)
+    assert uri in message, message
+    assert code in message, message
+    assert "request id " in message, message
+    request_id = message.split("request id ", 1)[1].split(",", 1)[0].split("]", 1)[0].strip()
+    assert request_id, message

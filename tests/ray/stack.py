@@ -1,0 +1,231 @@
+"""Everything a real-Ray test run needs, set up the way the README tells an operator:
+this tree's ray-scheme-host wheel installed, the literal-URI shim enabled with the
+documented command, the OBS test server holding the packages, and a Ray cluster whose
+nodes get `RAY_RUNTIME_ENV_PLUGINS`, scheme-host and the store credentials from the
+environment of `ray start`. Used by conftest.py (tests) and bench_submit.py.
+"""
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import harness
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+PACKAGE_SRC = REPO / "host" / "python"
+PY = sys.executable
+BUCKET = "rsh-test"
+PLUGINS_ENV_VALUE = (
+    '[{"class":"ray_scheme_host.plugin.SchemeWorkingDirPlugin"},'
+    '{"class":"ray_scheme_host.plugin.SchemePyModulesPlugin"}]'
+)
+JOB_TIMEOUT_S = 240
+
+
+@dataclass
+class Stack:
+    root: Path
+    cluster: harness.Cluster
+    env: Dict[str, str]
+    token: str
+    secret_key: str
+    host_log: Path
+    uris: Dict[str, str]
+    head: harness.Node
+    node2: Optional[harness.Node]
+    submitted: List[str] = field(default_factory=list)
+
+    def uri(self, key: str) -> str:
+        return self.uris[key]
+
+    def host_calls(self, uri: str, under: Optional[str] = None) -> List[List[str]]:
+        """scheme-host invocations for `uri` (optionally whose destination contains `under`)."""
+        calls = []
+        if self.host_log.exists():
+            for line in self.host_log.read_text().splitlines():
+                argv = line.split(" ")
+                if uri in argv and (under is None or any(under in a for a in argv)):
+                    calls.append(argv)
+        return calls
+
+    def client(self):
+        from ray.job_submission import JobSubmissionClient
+
+        return JobSubmissionClient(self.cluster.dashboard_url)
+
+    def wait(self, submission_id: str, timeout_s: float = JOB_TIMEOUT_S):
+        from ray.job_submission import JobStatus
+
+        self.submitted.append(submission_id)
+        client = self.client()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            info = client.get_job_info(submission_id)
+            if info.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
+                return info, client.get_job_logs(submission_id)
+            time.sleep(0.5)
+        client.stop_job(submission_id)
+        raise AssertionError(f"job {submission_id} did not finish in {timeout_s} s; logs:\n{client.get_job_logs(submission_id)[-4000:]}")
+
+    def run_client_script(self, code: str, *args: str, timeout: float = 120) -> str:
+        """Runs `code` in a fresh interpreter, as a user's own script would (so the literal-URI
+        shim is loaded by the .pth like on any enabled machine). Returns its stdout."""
+        done = subprocess.run([PY, "-c", code, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(f"client script failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-6000:]}")
+        return done.stdout
+
+
+def run(cmd: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 300) -> str:
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def install_package(root: Path) -> None:
+    """Builds the wheel from host/python and installs it the way an operator would, so the
+    cluster runs exactly this tree's code."""
+    wheel_dir = root / "wheel"
+    run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(PACKAGE_SRC)])
+    (wheel,) = wheel_dir.glob("ray_scheme_host-*.whl")
+    run([PY, "-m", "pip", "install", "--no-deps", "--force-reinstall", "--disable-pip-version-check", str(wheel)])
+
+
+def counting_wrapper(root: Path, real: str, log: Path) -> Path:
+    """scheme-host behind a one-line logger: the tests see every real invocation, which is
+    how they prove that a second job reused the package instead of fetching it again."""
+    path = root / "bin" / "scheme-host"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+def start_obs_server(binary: str, root: Path, access_key: str, secret_key: str, objects: Dict[str, Path]):
+    out = root / "obs-server.out"
+    cmd = [binary, "--listen", "127.0.0.1:0", "--cred", f"{access_key}:{secret_key}", "--bucket", BUCKET]
+    for key, path in objects.items():
+        cmd += ["--put", f"{BUCKET}/{key}={path}"]
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = out.read_text() if out.exists() else ""
+        if "\n" in text:
+            return proc, json.loads(text.splitlines()[0])
+        if proc.poll() is not None:
+            raise RuntimeError(f"obs-server exited ({proc.returncode}):\n{text}")
+        time.sleep(0.1)
+    stop_process_group(proc)
+    raise RuntimeError("obs-server printed no endpoint line within 30 s")
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+
+@contextlib.contextmanager
+def running_stack(
+    scheme_host_bin: str,
+    obs_server_bin: str,
+    plugin_dir: Optional[str],
+    objects_for,
+    second_node: bool = True,
+) -> Iterator[Stack]:
+    """`objects_for(dir, token)` returns {object key: local file} to put in the bucket."""
+    # Short path: Ray puts unix sockets under the temp dir (108-byte limit).
+    root = Path(tempfile.mkdtemp(prefix="rsh-", dir="/tmp"))
+    token = secrets.token_hex(6)
+    access_key = "AK" + secrets.token_hex(8).upper()
+    secret_key = "SK" + secrets.token_hex(20)
+    host_log = root / "scheme-host-calls.log"
+    obs_proc = None
+    cluster = None
+    was_enabled = None
+    try:
+        install_package(root)
+        wrapper = counting_wrapper(root, scheme_host_bin, host_log)
+        objects = objects_for(root / "packages", token)
+        obs_proc, server = start_obs_server(obs_server_bin, root, access_key, secret_key, objects)
+
+        env = dict(os.environ)
+        env.update(
+            {
+                "PATH": f"{harness.VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+                "RAY_USAGE_STATS_ENABLED": "0",
+                "RAY_RUNTIME_ENV_PLUGINS": PLUGINS_ENV_VALUE,
+                # A node added by a test must be judged within the test's time.
+                "RAY_SCHEME_HOST_NODE_GRACE_S": "3",
+                "SCHEME_HOST_BIN": str(wrapper),
+                # The OBS plugin may reach the host named here (its manifest grants env:OBS_ENDPOINT).
+                "OBS_ENDPOINT": server["endpoint"],
+                "OBS_ACCESS_KEY_ID": access_key,
+                "OBS_SECRET_ACCESS_KEY": secret_key,
+                "OBS_PATH_STYLE": "true",
+                "OBS_METADATA_DISABLED": "true",
+            }
+        )
+        if plugin_dir:
+            env["SCHEME_HOST_PLUGIN_DIR"] = plugin_dir
+        for inherited in ("RAY_ADDRESS", "RAY_SCHEME_HOST_SHIM", "RAY_RUNTIME_ENV_SLEEP_FOR_TESTING_S"):
+            env.pop(inherited, None)
+
+        listing = json.loads(run([str(wrapper), "schemes", "--json"], env=env))
+        schemes = {s for p in listing.get("plugins", []) for s in p.get("schemes", [])}
+        if "obs" not in schemes:
+            raise RuntimeError(f"scheme-host serves no obs scheme: {listing}")
+
+        status = json.loads(run([PY, "-m", "ray_scheme_host", "status", "--json"], env=env))
+        was_enabled = status["literal_uris"]["enabled"]
+        # The documented operator command for the literal working_dir/py_modules.
+        run([PY, "-m", "ray_scheme_host", "enable"], env=env)
+
+        cluster = harness.Cluster(root=root / "ray", env=env)
+        head = cluster.start_head({"head": 1})
+        cluster.wait_for(head)
+        node2 = None
+        if second_node:
+            node2 = cluster.start_worker("node2", {"node2": 1})
+            cluster.wait_for(node2)
+        yield Stack(
+            root=root,
+            cluster=cluster,
+            env=env,
+            token=token,
+            secret_key=secret_key,
+            host_log=host_log,
+            uris={key: f"obs://{BUCKET}/{key}" for key in objects},
+            head=head,
+            node2=node2,
+        )
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        if obs_proc is not None:
+            stop_process_group(obs_proc)
+        if was_enabled is False:
+            subprocess.run([PY, "-m", "ray_scheme_host", "disable"], capture_output=True)
+        if os.environ.get("RAY_SCHEME_HOST_KEEP_TEST_DIR"):
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,12 @@
+//! The host's integration suite: runs the real `scheme-host` binary against plugins built
+//! from this workspace.
+
+mod plugins;
+mod obs;
+mod sandbox;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_scheme-host");
+
+pub fn env() -> scheme_host_tests::Env {
+    scheme_host_tests::Env::new(BIN)
+}

@@ -1,0 +1,102 @@
+//! `cargo xtask <command>`: the project's build orchestration.
+//!
+//! - `dist`: a self-contained `dist/` (host binary, plugins, Ray integration wheel).
+//! - `test`: every test: Rust suites, the official-SDK interop, real Ray end to end.
+//! - `demo`: the main job on the embedded default (a local OBS-compatible server).
+
+mod demo;
+mod util;
+
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+use util::{cargo, run, workspace};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("dist") => dist().map(|_| ()),
+        Some("test") => test(&args[1..]),
+        Some("demo") => demo::run(),
+        _ => bail!("usage: cargo xtask <dist|test|demo> [options]\n  test --no-ray   skip the real-Ray end-to-end tests"),
+    }
+}
+
+/// Builds the release host, the plugins and the Ray wheel into `dist/`.
+pub fn dist() -> Result<PathBuf> {
+    let ws = workspace();
+    run(cargo().args(["build", "--release", "-p", "scheme-host", "-p", "obs-server"]))?;
+    run(cargo().args(["build", "--release", "--target", "wasm32-wasip2", "-p", "obs-plugin"]))?;
+    let target = util::target_dir();
+    let dist = ws.join("dist");
+    let _ = std::fs::remove_dir_all(&dist);
+    for d in ["bin", "plugins", "python"] {
+        std::fs::create_dir_all(dist.join(d))?;
+    }
+    std::fs::copy(target.join("release/scheme-host"), dist.join("bin/scheme-host"))?;
+    std::fs::copy(target.join("wasm32-wasip2/release/obs_plugin.wasm"), dist.join("plugins/obs.wasm"))?;
+    let py = ws.join("host/python");
+    if py.join("pyproject.toml").is_file() {
+        let python = util::venv_python()?;
+        run(std::process::Command::new(&python).args(["-m", "pip", "wheel", "--no-deps", "--quiet", "-w"]).arg(dist.join("python")).arg(&py))?;
+    }
+    println!("dist ready: {}", dist.display());
+    for entry in walk(&dist) {
+        let size = std::fs::metadata(&entry)?.len();
+        println!("  {:>12} bytes  {}", size, entry.strip_prefix(&ws)?.display());
+    }
+    Ok(dist)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every test, in the order that fails fastest.
+fn test(args: &[String]) -> Result<()> {
+    let no_ray = args.iter().any(|a| a == "--no-ray");
+    let ws = workspace();
+    // Rust: unit tests of every crate, then the host's suite against the real binary.
+    run(cargo().args(["test", "--release", "--workspace"]))?;
+    let dist = dist()?;
+    let python = util::venv_python()?;
+    let mut reqs = vec![ws.join("tests/python/requirements.txt")];
+    if !no_ray {
+        reqs.push(ws.join("tests/ray/requirements.txt"));
+    }
+    let mut pip = std::process::Command::new(&python);
+    pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]);
+    for r in reqs.iter().filter(|r| r.is_file()) {
+        pip.arg("-r").arg(r);
+    }
+    run(&mut pip)?;
+    let target = util::target_dir();
+    let mut suites = vec!["tests/python"];
+    if !no_ray {
+        suites.push("tests/ray");
+    }
+    for suite in suites {
+        if !ws.join(suite).is_dir() {
+            continue;
+        }
+        run(std::process::Command::new(&python)
+            .current_dir(&ws)
+            .args(["-m", "pytest", "-x", "-q", suite])
+            .env("SCHEME_HOST_BIN", dist.join("bin/scheme-host"))
+            .env("SCHEME_HOST_PLUGIN_DIR", dist.join("plugins"))
+            .env("OBS_SERVER_BIN", target.join("release/obs-server"))
+            .env("SCHEME_HOST_DIST", &dist))?;
+    }
+    println!("all tests passed");
+    Ok(())
+}
