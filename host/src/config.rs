@@ -21,6 +21,39 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginGrant>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Name-resolution overrides, like curl's `--resolve`: `"host:port"` (or
+    /// `"*.domain:port"`) to one address or a list. `$SCHEME_HOST_RESOLVE` adds to and
+    /// overrides these.
+    #[serde(default)]
+    pub resolve: BTreeMap<String, ResolveTo>,
+}
+
+/// TLS for plugin requests. Certificates are always verified; there is no setting to stop it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TlsConfig {
+    /// PEM file of extra CA certificates trusted in addition to the system store (or
+    /// `$SSL_CERT_FILE`/`$SSL_CERT_DIR`), e.g. an on-premises cloud's or a proxy's CA.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// The address(es) one resolve entry maps to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ResolveTo {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ResolveTo {
+    pub fn addrs(&self) -> Vec<String> {
+        match self {
+            ResolveTo::One(a) => vec![a.clone()],
+            ResolveTo::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// Limits for one plugin call. Defaults are generous for real job code and finite for
@@ -118,6 +151,10 @@ impl Config {
                 return Err(HostError::config(format!("limits.{name} must be greater than 0")));
             }
         }
+        let mut resolve = crate::sandbox::resolve::ResolveMap::default();
+        for (key, to) in &self.resolve {
+            resolve.add_config_entry(key, &to.addrs()).map_err(HostError::config)?;
+        }
         for (plugin, grant) in &self.plugins {
             for p in grant.allow_hosts.iter().flatten().chain(&grant.extra_allow_hosts) {
                 crate::sandbox::net::HostPattern::parse(p)
@@ -186,5 +223,15 @@ mod tests {
         assert!(Config::parse("[limits]\nmemory-mb = 64\n").is_err());
         assert!(Config::parse("[limits]\ntimeout-secs = 0\n").is_err());
         assert!(Config::parse("[plugins.x]\nallow-hosts = [\"*\"]\n").is_err());
+    }
+
+    #[test]
+    fn tls_and_resolve_sections() {
+        let c = Config::parse("[tls]\nca-bundle = \"/etc/pki/corp.pem\"\n[resolve]\n\"b.obs.test:8443\" = \"127.0.0.1\"\n\"*.obs.test:8443\" = [\"127.0.0.1\", \"::1\"]\n").unwrap();
+        assert_eq!(c.tls.ca_bundle.as_deref(), Some(Path::new("/etc/pki/corp.pem")));
+        assert_eq!(c.resolve["*.obs.test:8443"].addrs(), ["127.0.0.1", "::1"]);
+        assert!(Config::parse("[tls]\nverify = false\n").is_err(), "there is no switch to turn verification off");
+        assert!(Config::parse("[resolve]\n\"b.obs.test\" = \"127.0.0.1\"\n").is_err(), "the port is required");
+        assert!(Config::parse("[resolve]\n\"b.obs.test:1\" = \"localhost\"\n").is_err(), "addresses, not names");
     }
 }

@@ -109,7 +109,7 @@ impl Host {
         crate::sandbox::start_epoch_ticker(&engine);
         let plugin_dir = config.plugin_dir(plugin_dir);
         let cache_dir = config.cache_dir();
-        Ok(Host { sandbox: Sandbox::new(engine)?, config, plugin_dir, cache_dir })
+        Ok(Host { sandbox: Sandbox::new(engine, &config)?, config, plugin_dir, cache_dir })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -319,6 +319,10 @@ fn with_denied(mut e: HostError, inst: &Instance) -> HostError {
             " (scheme-host denied connections to {}: not in this plugin's allowed hosts; see `[plugins.<name>] extra-allow-hosts` in the config)",
             denied.join(", ")
         ));
+    }
+    let failures = inst.network_failures();
+    if !failures.is_empty() {
+        e.message.push_str(&format!(" (scheme-host: {})", failures.join("; ")));
     }
     e
 }

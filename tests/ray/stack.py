@@ -119,7 +119,8 @@ def start_obs_server(binary: str, root: Path, access_key: str, secret_key: str, 
     for key, path in objects.items():
         cmd += ["--put", f"{BUCKET}/{key}={path}"]
     with open(out, "wb") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        # obs-server stops when its stdin closes: it dies with this process, whatever happens.
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         text = out.read_text() if out.exists() else ""
@@ -133,6 +134,8 @@ def start_obs_server(binary: str, root: Path, access_key: str, secret_key: str, 
 
 
 def stop_process_group(proc: subprocess.Popen) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -23,9 +23,17 @@ fn main() -> Result<()> {
 
 /// Builds the release host, the plugins and the Ray wheel into `dist/`.
 pub fn dist() -> Result<PathBuf> {
-    let ws = workspace();
     run(cargo().args(["build", "--release", "-p", "scheme-host", "-p", "obs-server"]))?;
-    run(cargo().args(["build", "--release", "--target", "wasm32-wasip2", "-p", "obs-plugin"]))?;
+    // Same target directory as tests/build.rs uses, so the plugin is built once.
+    run(cargo()
+        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "obs-plugin", "--target-dir"])
+        .arg(util::target_dir().join("wasm-plugins")))?;
+    assemble_dist()
+}
+
+/// Copies already-built artifacts into `dist/`.
+fn assemble_dist() -> Result<PathBuf> {
+    let ws = workspace();
     let target = util::target_dir();
     let dist = ws.join("dist");
     let _ = std::fs::remove_dir_all(&dist);
@@ -33,11 +41,17 @@ pub fn dist() -> Result<PathBuf> {
         std::fs::create_dir_all(dist.join(d))?;
     }
     std::fs::copy(target.join("release/scheme-host"), dist.join("bin/scheme-host"))?;
-    std::fs::copy(target.join("wasm32-wasip2/release/obs_plugin.wasm"), dist.join("plugins/obs.wasm"))?;
+    // Symbols are a third of the binary; nodes don't need them. Best effort: binutils may
+    // be missing, and an unstripped binary works the same.
+    let _ = std::process::Command::new("strip").arg(dist.join("bin/scheme-host")).status();
+    std::fs::copy(target.join("wasm-plugins/wasm32-wasip2/release/obs_plugin.wasm"), dist.join("plugins/obs.wasm"))?;
     let py = ws.join("host/python");
     if py.join("pyproject.toml").is_file() {
         let python = util::venv_python()?;
-        run(std::process::Command::new(&python).args(["-m", "pip", "wheel", "--no-deps", "--quiet", "-w"]).arg(dist.join("python")).arg(&py))?;
+        run(std::process::Command::new(&python)
+            .args(["-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w"])
+            .arg(dist.join("python"))
+            .arg(&py))?;
     }
     println!("dist ready: {}", dist.display());
     for entry in walk(&dist) {
@@ -68,7 +82,9 @@ fn test(args: &[String]) -> Result<()> {
     let ws = workspace();
     // Rust: unit tests of every crate, then the host's suite against the real binary.
     run(cargo().args(["test", "--release", "--workspace"]))?;
-    let dist = dist()?;
+    // The test build produced the host, the server and the plugins: package those exact
+    // binaries rather than building again with another feature selection.
+    let dist = assemble_dist()?;
     let python = util::venv_python()?;
     let mut reqs = vec![ws.join("tests/python/requirements.txt")];
     if !no_ray {

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 FAKES = Path(__file__).resolve().parent / "fakes"
+# Test this tree's code, here and in the interpreters the tests start, whatever is installed.
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 SECRET = "SKunit-test-secret-0123456789"
 
 

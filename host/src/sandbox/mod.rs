@@ -5,9 +5,15 @@
 //! wall-clock timeout (wasm blocked in a host call).
 
 pub mod net;
+pub mod outbound;
+pub mod proxy;
+pub mod resolve;
+mod send;
+pub mod tls;
+mod tunnel;
 
 use crate::bindings::{host_api, types, StorageScheme};
-use crate::config::Limits;
+use crate::config::{Config, Limits};
 use crate::error::{HostError, Result};
 use crate::manifest::PluginManifest;
 use std::collections::HashMap;
@@ -142,10 +148,11 @@ fn config_file_path(c: &crate::manifest::ConfigFile) -> Option<PathBuf> {
     }
 }
 
-/// Owns the engine's linker; builds one fresh store per call.
+/// Owns the engine's linker and the host's network settings; builds one fresh store per call.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<StoreState>,
+    outbound: Arc<outbound::Outbound>,
 }
 
 /// What one call is granted.
@@ -169,14 +176,17 @@ pub struct Instance {
 }
 
 impl Sandbox {
-    pub fn new(engine: Engine) -> Result<Sandbox> {
+    /// Reads the network settings (`[tls]`, `[resolve]`, proxy and trust variables) once;
+    /// a malformed one is a configuration error here rather than a failed download later.
+    pub fn new(engine: Engine, config: &Config) -> Result<Sandbox> {
+        let outbound = Arc::new(outbound::Outbound::from_config(config)?);
         let mut linker = Linker::new(&engine);
         let wire = |r: wasmtime::Result<()>| r.map_err(|e| HostError::plugin(format!("cannot set up the plugin linker: {e}")));
         wire(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
         wire(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
         wire(host_api::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))?;
         wire(types::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))?;
-        Ok(Sandbox { engine, linker })
+        Ok(Sandbox { engine, linker, outbound })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -191,6 +201,10 @@ impl Sandbox {
         // Plugins get no stdio: they log through `host.log`, which escapes what they say.
         wasi.allow_blocking_current_thread(true);
         for var in &manifest.env_vars {
+            if outbound::is_host_only_var(var) {
+                tracing::warn!(plugin = %grant.name, var = %crate::text::escape(var), "plugin declared a host networking variable; not passed");
+                continue;
+            }
             if let Ok(value) = std::env::var(var) {
                 wasi.env(var, value);
             }
@@ -204,7 +218,7 @@ impl Sandbox {
             .iter()
             .filter_map(|c| config_file_path(c).map(|p| (c.id.clone(), p)))
             .collect();
-        let policy = net::HttpPolicy::new(grant.allowed_hosts, grant.limits);
+        let policy = net::HttpPolicy::new(grant.allowed_hosts, grant.limits, self.outbound.clone());
         let net_log = policy.log.clone();
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(grant.limits.max_header_bytes as usize);
@@ -267,6 +281,12 @@ impl Instance {
     /// Authorities this call tried to reach and was refused.
     pub fn denied_hosts(&self) -> Vec<String> {
         self.net_log.lock().unwrap().denied.clone()
+    }
+
+    /// What the host knows about this call's failed connections that the plugin could not
+    /// say (certificate, proxy and trusted-root problems), one sentence each.
+    pub fn network_failures(&self) -> Vec<String> {
+        self.net_log.lock().unwrap().failures.clone()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Outbound HTTP policy: which hosts a plugin may reach, with which timeouts, and how much
 //! it may read. Every request a plugin makes passes through [`HttpPolicy`], which wasmtime's
-//! wasi:http implementation calls before opening a connection.
+//! wasi:http implementation calls instead of opening a connection itself; allowed requests
+//! are sent by [`super::send`] (TLS verified, proxies, resolve overrides).
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -9,6 +10,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use super::outbound::Outbound;
+use super::send::IoFuture;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// One entry of an allow-list.
@@ -121,11 +124,24 @@ pub fn authority_of_url(url: &str) -> Option<(String, u16)> {
 pub struct NetLog {
     /// Authorities the plugin tried to reach and was refused, in order.
     pub denied: Vec<String>,
+    /// Connection failures the plugin only sees as a bare wasi:http error code (TLS
+    /// certificates, proxies, trusted roots), one sentence each, in order, without repeats
+    /// (a plugin may retry), free of credentials.
+    pub failures: Vec<String>,
     pub requests: u64,
+}
+
+impl NetLog {
+    pub fn note_failure(&mut self, what: String) {
+        if !self.failures.contains(&what) {
+            self.failures.push(what);
+        }
+    }
 }
 
 pub struct HttpPolicy {
     allowed: Vec<HostPattern>,
+    outbound: Arc<Outbound>,
     connect_timeout: Duration,
     first_byte_timeout: Duration,
     between_bytes_timeout: Duration,
@@ -134,12 +150,10 @@ pub struct HttpPolicy {
 }
 
 impl HttpPolicy {
-    pub fn new(
-        allowed: Vec<HostPattern>,
-        limits: &crate::config::Limits,
-    ) -> HttpPolicy {
+    pub fn new(allowed: Vec<HostPattern>, limits: &crate::config::Limits, outbound: Arc<Outbound>) -> HttpPolicy {
         HttpPolicy {
             allowed: allowed.into_iter().flat_map(HostPattern::resolve).collect(),
+            outbound,
             connect_timeout: Duration::from_secs(limits.connect_timeout_secs),
             first_byte_timeout: Duration::from_secs(limits.first_byte_timeout_secs),
             between_bytes_timeout: Duration::from_secs(limits.between_bytes_timeout_secs),
@@ -165,7 +179,6 @@ impl HttpPolicy {
     }
 }
 
-type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 
 impl WasiHttpHooks for HttpPolicy {
     fn send_request(
@@ -192,10 +205,11 @@ impl WasiHttpHooks for HttpPolicy {
         tracing::debug!(method = %request.method(), authority = %authority, "outbound request");
         let options = self.clamp(options);
         let max = self.max_body_bytes;
+        let (outbound, log) = (self.outbound.clone(), self.log.clone());
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            let response = response.map(|body| CappedBody { inner: body.boxed_unsync(), left: max }.boxed_unsync());
-            Ok((response, Box::new(io) as IoFuture))
+            let (response, io) = super::send::send(outbound, log, request, options).await?;
+            let response = response.map(|body| CappedBody { inner: body, left: max }.boxed_unsync());
+            Ok((response, io))
         })
     }
 }

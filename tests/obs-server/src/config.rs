@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::clock::ClockSetting;
 use crate::error::ServerError;
+use crate::tls::TlsIdentity;
 
 /// One access key pair. A `security_token` marks temporary credentials: requests signed with
 /// this access key must then carry exactly that token.
@@ -94,6 +95,8 @@ pub struct ServerConfig {
     pub frame_bytes: usize,
     /// Entries kept in the request log (oldest dropped first).
     pub request_log_capacity: usize,
+    /// Serve HTTPS with this certificate instead of plain HTTP.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for ServerConfig {
@@ -110,6 +113,7 @@ impl Default for ServerConfig {
             max_skew: Duration::from_secs(15 * 60),
             frame_bytes: 2 * 1024 * 1024,
             request_log_capacity: 10_000,
+            tls: None,
         }
     }
 }
@@ -161,6 +165,11 @@ impl ServerConfig {
 
     pub fn with_clock(mut self, clock: ClockSetting) -> Self {
         self.clock = clock;
+        self
+    }
+
+    pub fn with_tls(mut self, identity: TlsIdentity) -> Self {
+        self.tls = Some(identity);
         self
     }
 

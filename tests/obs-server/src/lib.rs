@@ -38,6 +38,7 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod tls;
 
 pub use addressing::ADMIN_PREFIX;
 pub use auth::AuthKind;
@@ -50,3 +51,4 @@ pub use server::{ObsServer, ServerHandle};
 pub use service::{ObsService, serve_connection};
 pub use state::{ObjectInfo, Settings};
 pub use store::crc64_xz;
+pub use tls::TlsIdentity;

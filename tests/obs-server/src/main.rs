@@ -1,5 +1,6 @@
 //! `obs-server`: runs the OBS-compatible test server and prints one JSON line once listening:
-//! `{"endpoint":"http://127.0.0.1:PORT","port":PORT,"admin":"http://127.0.0.1:PORT/__admin"}`.
+//! `{"endpoint":"http://127.0.0.1:PORT","port":PORT,"admin":"http://127.0.0.1:PORT/__admin"}`
+//! (`https://` with `--tls-cert`/`--tls-key`).
 //!
 //! It serves until SIGINT/SIGTERM, or until its standard input reaches end-of-file when stdin
 //! is a pipe or socket (so a parent that dies takes the server with it; a terminal or
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use obs_server::{ClockSetting, Credential, ObsServer, ServerConfig, ServerError};
+use obs_server::{ClockSetting, Credential, ObsServer, ServerConfig, ServerError, TlsIdentity};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +50,12 @@ struct Cli {
     /// Body frame size for object downloads (at least 262144).
     #[arg(long)]
     frame_bytes: Option<usize>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Keep serving when stdin reaches end-of-file (a parent whose stdin is an already
     /// closed pipe would otherwise stop the server at once).
     #[arg(long)]
@@ -99,6 +106,9 @@ fn build_config(cli: &Cli) -> Result<(ServerConfig, Vec<Preload>), ServerError> 
     }
     if let Some(epoch_secs) = cli.fixed_clock {
         config = config.with_clock(ClockSetting::Fixed { epoch_secs });
+    }
+    if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
+        config = config.with_tls(TlsIdentity::from_files(cert, key)?);
     }
     let preloads = cli
         .puts
@@ -265,5 +275,27 @@ mod tests {
             }
         );
         assert!(preloads.is_empty());
+        assert!(config.tls.is_none());
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs_and_read_their_files() {
+        assert!(Cli::try_parse_from(["obs-server", "--tls-cert", "c.pem"]).is_err());
+        assert!(Cli::try_parse_from(["obs-server", "--tls-key", "k.pem"]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, "CERT PEM").unwrap();
+        std::fs::write(&key, "KEY PEM").unwrap();
+        let cli = Cli::parse_from([
+            "obs-server",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ]);
+        let (config, _) = build_config(&cli).unwrap();
+        assert_eq!(config.tls, Some(TlsIdentity::new("CERT PEM", "KEY PEM")));
+        let missing = Cli::parse_from(["obs-server", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]);
+        assert!(matches!(build_config(&missing), Err(ServerError::ReadFile { .. })));
     }
 }

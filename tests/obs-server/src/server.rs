@@ -1,12 +1,14 @@
-//! TCP listener and the handle in-process tests use.
+//! TCP (optionally TLS) listener and the handle in-process tests use.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::clock::ClockSetting;
 use crate::config::ServerConfig;
@@ -16,6 +18,7 @@ use crate::faults::{FaultRule, FaultView};
 use crate::request_log::{KeyCounter, RequestRecord};
 use crate::service::{ObsService, serve_connection};
 use crate::state::{ObjectInfo, Settings, State};
+use crate::tls::TlsIdentity;
 
 /// Entry point of the library.
 pub struct ObsServer;
@@ -36,25 +39,34 @@ impl ObsServer {
             addr: config.listen,
             source,
         })?;
+        // A bad certificate or key must fail start-up, not every handshake.
+        let tls = config.tls.as_ref().map(TlsIdentity::acceptor).transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let state = Arc::new(State::new(config));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), stop_rx));
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), tls, stop_rx));
         Ok(ServerHandle {
             state,
             addr,
+            scheme,
             stop: stop_tx,
             task: Some(task),
         })
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<State>,
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    tokio::spawn(serve_tcp(stream, peer, Arc::clone(&state), stop.clone()));
+                    tokio::spawn(serve_tcp(stream, peer, Arc::clone(&state), tls.clone(), stop.clone()));
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(e) => {
@@ -66,10 +78,14 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, mut stop: watch::
     }
 }
 
+/// A client that never finishes its TLS handshake must not hold a task forever.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn serve_tcp(
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<State>,
+    tls: Option<TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) {
     // Small answers (errors, HEAD) must not wait for Nagle.
@@ -77,8 +93,22 @@ async fn serve_tcp(
     let ctl = Arc::new(ConnControl::default());
     let io = ConnIo::new(stream, Arc::clone(&ctl));
     let service = ObsService::new(state, ctl, peer);
+    let served = async move {
+        match tls {
+            None => serve_connection(io, service).await.map_err(|e| e.to_string()),
+            Some(acceptor) => {
+                let tls_io = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
+                    Ok(Ok(s)) => s,
+                    // Clients that reject our certificate end up here, by design of the tests.
+                    Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
+                    Err(_) => return Err("TLS handshake timed out".to_string()),
+                };
+                serve_connection(tls_io, service).await.map_err(|e| e.to_string())
+            }
+        }
+    };
     tokio::select! {
-        result = serve_connection(io, service) => {
+        result = served => {
             if let Err(e) = result {
                 // Faults end connections on purpose; real failures are for debugging only.
                 tracing::debug!("connection from {peer} ended: {e}");
@@ -92,14 +122,20 @@ async fn serve_tcp(
 pub struct ServerHandle {
     state: Arc<State>,
     addr: SocketAddr,
+    scheme: &'static str,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
 
 impl ServerHandle {
-    /// `http://IP:PORT`.
+    /// `http://IP:PORT`, or `https://IP:PORT` when serving TLS.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// True when the server speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.scheme == "https"
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -18,7 +18,6 @@ the `_missing_` hook is installed, and it refuses plugin schemes with an explana
 """
 
 import functools
-import logging
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -29,7 +28,6 @@ _MARK = "_ray_scheme_host_patched"
 _member_lock = threading.Lock()
 # Schemes this process added to Ray's Protocol enum.
 added_schemes = set()
-logger = logging.getLogger(__name__)
 
 
 def _version_problem():
@@ -37,7 +35,8 @@ def _version_problem():
 
 
 def add_enum_member(enum_cls, name: str, value: str):
-    """Adds a member to a closed Enum the way EnumType builds one (CPython 3.9-3.13)."""
+    """Adds a member to a closed Enum the way EnumType builds one (checked on CPython
+    3.9 to 3.13), then checks that lookups by value and by name find it."""
     member = object.__new__(enum_cls)
     member._name_ = name
     member._value_ = value

@@ -1,0 +1,90 @@
+//! Fuzz check: the credential and endpoint configuration the OBS plugin reads (obsutil's
+//! config, the Huawei Cloud credentials INI, the ECS metadata answer, `OBS_ENDPOINT`).
+//! Shared with the stable replay in guest/obs/tests.
+
+use std::time::{Duration, SystemTime};
+
+use obs_plugin::credentials::files::{looks_encrypted, parse_obsutil, parse_sdk_credentials};
+use obs_plugin::credentials::metadata::{parse_answer, parse_rfc3339};
+use obs_plugin::endpoint::Endpoint;
+
+use crate::printable::assert_printable;
+
+pub fn check(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+
+    let obsutil = parse_obsutil(data);
+    let shown = format!("{obsutil:?}");
+    for v in [&obsutil.ak, &obsutil.sk, &obsutil.token].into_iter().flatten() {
+        assert_clean_value(v);
+        assert_hidden(v, &shown, obsutil.endpoint.as_deref());
+    }
+    if let Some(e) = &obsutil.endpoint {
+        assert_clean_value(e);
+    }
+    // What the parser returns reads back the same when written the way obsutil writes it.
+    let mut again = String::new();
+    for (k, v) in [("endpoint", &obsutil.endpoint), ("ak", &obsutil.ak), ("sk", &obsutil.sk), ("token", &obsutil.token)] {
+        if let Some(v) = v {
+            again.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    assert_eq!(parse_obsutil(again.as_bytes()), obsutil, "obsutil config does not round-trip");
+
+    let sdk = parse_sdk_credentials(data);
+    let shown = format!("{sdk:?}");
+    for v in [&sdk.ak, &sdk.sk, &sdk.security_token].into_iter().flatten() {
+        assert_eq!(v.trim(), v.as_str());
+        assert!(!v.is_empty());
+        assert_hidden(v, &shown, None);
+    }
+
+    let _ = looks_encrypted(&text);
+
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+    if let Ok(c) = parse_answer(data, now) {
+        assert!(!c.access_key.is_empty() && !c.secret_key.is_empty());
+        assert!(c.expires_at.is_none_or(|e| e > now), "expired credentials were accepted");
+        let shown = format!("{c:?}");
+        assert_hidden(&c.secret_key, &shown, None);
+        assert_hidden(&c.access_key, &shown, None);
+    }
+    let _ = parse_rfc3339(&text);
+
+    for path_style in [false, true] {
+        match Endpoint::parse(&text, path_style) {
+            Ok(ep) => {
+                assert!(!ep.host.is_empty());
+                assert!(!ep.authority().is_empty());
+                let target = ep.object("bucket-1", "k/x y.zip");
+                assert!(target.path.starts_with('/'), "{}", target.path);
+                assert!(!target.authority.contains(['/', '@', ' ']), "{}", target.authority);
+            }
+            Err(e) => {
+                assert_printable(&e.message);
+                // User information may be a password: an endpoint holding some is never echoed.
+                if let Some((userinfo, _)) = text.split_once('@') {
+                    let secret = userinfo.rsplit("://").next().unwrap_or("");
+                    if secret.len() >= 8 {
+                        assert!(!e.message.contains(secret), "endpoint user info echoed: {}", e.message);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn assert_clean_value(v: &str) {
+    assert!(!v.is_empty(), "an empty value counts as unset");
+    assert_eq!(v.trim(), v, "values are trimmed");
+}
+
+/// `value` must not show in `debug`, unless it also is text the debug form shows anyway
+/// (a field name, `(set)`, the endpoint).
+fn assert_hidden(value: &str, debug: &str, endpoint: Option<&str>) {
+    const SKELETON: &str = "ObsutilConfig SdkCredentialsFile Credentials endpoint ak sk token security_token source expires_at EcsMetadata Some None true false (set) { } , : \" ..";
+    if value.len() < 6 || SKELETON.contains(value) || endpoint.is_some_and(|e| e.contains(value)) {
+        return;
+    }
+    assert!(!debug.contains(value), "a secret shows in the Debug form: {debug}");
+}

@@ -1,0 +1,39 @@
+//! Fuzz check: `obs://` URI parsing. Shared by the cargo-fuzz target and the stable replay in
+//! guest/obs/tests (included there by path, so it names only crates both can see).
+
+use obs_plugin::uri::{validate_bucket, Format, ObsUri};
+use scheme_plugin_kit::ErrorKind;
+
+use crate::printable::assert_printable;
+
+/// Parses `data` as a URI and checks everything a success or a failure promises.
+pub fn check(data: &[u8]) {
+    // The host hands the plugin a string; bytes that are not UTF-8 never reach the parser.
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    match ObsUri::parse(s) {
+        Ok(u) => {
+            assert_eq!(u.uri, s);
+            assert_eq!(format!("obs://{}/{}", u.bucket, u.key), s, "bucket and key must rebuild the URI");
+            validate_bucket(&u.bucket).expect("an accepted bucket obeys the bucket rules");
+            assert!(!u.key.is_empty() && u.key.len() <= 1024, "key length {}", u.key.len());
+            assert!(u.key.ends_with(u.extension) && u.key.len() > u.extension.len());
+            let want = match u.extension {
+                ".zip" | ".jar" => Format::Zip,
+                ".tar.gz" | ".tgz" => Format::TarGz,
+                ".tar.xz" => Format::TarXz,
+                ".whl" => Format::Wheel,
+                other => panic!("unknown extension {other:?}"),
+            };
+            assert_eq!(u.format, want);
+            let name = u.package_name();
+            assert_eq!(name.len(), "obs_".len() + 40 + u.extension.len(), "{name}");
+            assert!(name.starts_with("obs_") && name[4..44].bytes().all(|b| b.is_ascii_hexdigit()), "{name}");
+            assert!(!u.key.chars().any(char::is_control), "control characters are refused");
+            assert_printable(&u.display());
+        }
+        Err(e) => {
+            assert_eq!(e.kind, ErrorKind::InvalidUri, "{e}");
+            assert_printable(&e.message);
+        }
+    }
+}
