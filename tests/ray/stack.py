@@ -97,8 +97,11 @@ def run(cmd: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 3
 def install_package(root: Path) -> None:
     """Builds the wheel from host/python and installs it the way an operator would, so the
     cluster runs exactly this tree's code."""
+    # setuptools writes build/ and *.egg-info next to the sources: build from a copy.
+    source = root / "ray-scheme-host-src"
+    shutil.copytree(PACKAGE_SRC, source, ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__", ".pytest_cache"))
     wheel_dir = root / "wheel"
-    run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(PACKAGE_SRC)])
+    run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(source)])
     (wheel,) = wheel_dir.glob("ray_scheme_host-*.whl")
     run([PY, "-m", "pip", "install", "--no-deps", "--force-reinstall", "--disable-pip-version-check", str(wheel)])
 

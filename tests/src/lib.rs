@@ -3,7 +3,12 @@
 //! archive builders.
 
 pub mod archives;
+pub mod hostile;
 pub mod obs;
+pub mod proxy;
+pub mod tls;
+
+pub use proptest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

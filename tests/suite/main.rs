@@ -1,9 +1,11 @@
 //! The host's integration suite: runs the real `scheme-host` binary against plugins built
 //! from this workspace.
 
+mod catalogue;
 mod plugins;
 mod obs;
 mod sandbox;
+mod tls;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_scheme-host");
 

@@ -3,7 +3,9 @@
 //! - `dist`: a self-contained `dist/` (host binary, plugins, Ray integration wheel).
 //! - `test`: every test: Rust suites, the official-SDK interop, real Ray end to end.
 //! - `demo`: the main job on the embedded default (a local OBS-compatible server).
+//! - `bench`: side-by-side download + unpack benchmark (see `bench.rs`).
 
+mod bench;
 mod demo;
 mod util;
 
@@ -17,7 +19,8 @@ fn main() -> Result<()> {
         Some("dist") => dist().map(|_| ()),
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(),
-        _ => bail!("usage: cargo xtask <dist|test|demo> [options]\n  test --no-ray   skip the real-Ray end-to-end tests"),
+        Some("bench") => bench::run(&args[1..]),
+        _ => bail!("usage: cargo xtask <dist|test|demo|bench> [options]\n  test --no-ray   skip the real-Ray end-to-end tests\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR]"),
     }
 }
 
@@ -82,9 +85,6 @@ fn test(args: &[String]) -> Result<()> {
     let ws = workspace();
     // Rust: unit tests of every crate, then the host's suite against the real binary.
     run(cargo().args(["test", "--release", "--workspace"]))?;
-    // The test build produced the host, the server and the plugins: package those exact
-    // binaries rather than building again with another feature selection.
-    let dist = assemble_dist()?;
     let python = util::venv_python()?;
     let mut reqs = vec![ws.join("tests/python/requirements.txt")];
     if !no_ray {
@@ -92,19 +92,20 @@ fn test(args: &[String]) -> Result<()> {
     }
     let mut pip = std::process::Command::new(&python);
     pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]);
-    for r in reqs.iter().filter(|r| r.is_file()) {
+    for r in &reqs {
         pip.arg("-r").arg(r);
     }
     run(&mut pip)?;
+    // The test build produced the host, the server and the plugins: package those exact
+    // binaries rather than building again with another feature selection.
+    let dist = assemble_dist()?;
     let target = util::target_dir();
     let mut suites = vec!["tests/python"];
     if !no_ray {
-        suites.push("tests/ray");
+        // The Ray package's unit tests import Ray too.
+        suites.extend(["host/python/tests", "tests/ray"]);
     }
     for suite in suites {
-        if !ws.join(suite).is_dir() {
-            continue;
-        }
         run(std::process::Command::new(&python)
             .current_dir(&ws)
             .args(["-m", "pytest", "-x", "-q", suite])

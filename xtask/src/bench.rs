@@ -1,0 +1,384 @@
+//! `cargo xtask bench`: side-by-side download + unpack benchmark on one loopback OBS server.
+//!
+//! ```text
+//! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR]
+//! ```
+//! Builds the release host, the wasm plugin and the native twin, generates (or reuses) the
+//! corpora under `target/bench-corpora/`, starts `obs-server` with every corpus in one
+//! public-read bucket, then, run after run, lets each tool fetch and unpack each corpus into
+//! a fresh directory on tmpfs (`/dev/shm`). Results go to `target/bench/results.json` and
+//! `target/bench/results.md`. It prints figures and never fails on timing.
+//!
+//! Tools (one row each):
+//! - `scheme-host`: `scheme-host download-and-unpack obs://bench/<corpus>.zip` with the wasm
+//!   plugin, warm (precompiled in the host's cache); process wall time.
+//! - `native`: the same plugin code (`obs_plugin::ops::download_and_unpack`) built natively
+//!   over a plain TCP transport (`bench/native-unpack`); process wall time.
+//! - `ray-fn`: Ray 2.60's own `download_and_unpack_package` from the project venv (if `ray`
+//!   imports), `ray-repro`: its reproduction in `bench/ray_path.py`; both over http from the
+//!   same server, timed around the call (a Ray agent is a long-lived process).
+//! - `unzip`: Info-ZIP `unzip` on the local zip (no download).
+//! - `native-local`: the plugin's extractor natively on the local zip (no download).
+//! - limits: `curl` to /dev/null (curl's own total time), one-core inflate in memory, and
+//!   writing the same tree without inflating (both timed inside `native-unpack`).
+
+mod corpus;
+mod measure;
+mod report;
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::util::{cargo, run as run_cmd, target_dir, workspace};
+use corpus::Corpus;
+use measure::Sample;
+
+const AK: &str = "BENCHACCESSKEY000001";
+const SK: &str = "benchSecretKey00000000000000000000000001";
+const BUCKET: &str = "bench";
+
+struct Options {
+    runs: usize,
+    corpora: Vec<&'static str>,
+    quick: bool,
+    build: bool,
+    out: PathBuf,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        runs: 5,
+        corpora: corpus::ALL.to_vec(),
+        quick: false,
+        build: true,
+        out: PathBuf::from("/dev/shm/scheme-host-bench"),
+    };
+    let mut runs = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--runs" => runs = Some(value("--runs")?.parse().context("--runs takes a number")?),
+            "--corpus" => o.corpora = corpus::select(value("--corpus")?)?,
+            "--quick" => o.quick = true,
+            "--no-build" => o.build = false,
+            "--out" => o.out = PathBuf::from(value("--out")?),
+            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR]"),
+        }
+    }
+    o.runs = runs.unwrap_or(if o.quick { 2 } else { 5 }).max(1);
+    Ok(o)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Download and unpack, end to end.
+    EndToEnd,
+    /// Unpack a local file.
+    Local,
+    /// A machine limit.
+    Limit,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Tool {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub kind: Kind,
+}
+
+pub const TOOLS: &[Tool] = &[
+    Tool { id: "scheme-host", label: "scheme-host + wasm plugin (warm, precompiled)", kind: Kind::EndToEnd },
+    Tool { id: "native", label: "same Rust code, native (bench/native-unpack)", kind: Kind::EndToEnd },
+    Tool { id: "ray-fn", label: "Ray 2.60 download_and_unpack_package (Python)", kind: Kind::EndToEnd },
+    Tool { id: "ray-repro", label: "Ray 2.60 path, reproduced (bench/ray_path.py)", kind: Kind::EndToEnd },
+    Tool { id: "unzip", label: "Info-ZIP unzip, local file", kind: Kind::Local },
+    Tool { id: "native-local", label: "native unpack alone, local file", kind: Kind::Local },
+    Tool { id: "curl", label: "limit: loopback download to /dev/null (curl)", kind: Kind::Limit },
+    Tool { id: "inflate", label: "limit: one-core inflate in memory (zlib-rs)", kind: Kind::Limit },
+    Tool { id: "write", label: "limit: write the tree without inflating", kind: Kind::Limit },
+];
+
+/// One measured run of one tool on one corpus.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The time that counts for this tool (see the module docs).
+    pub wall_s: f64,
+    pub cpu_s: f64,
+    pub maxrss_kib: u64,
+    /// What the tool reported about itself (scheme-host's JSON, Ray's RSS before the call).
+    pub extra: serde_json::Value,
+}
+
+pub struct Setup {
+    pub endpoint: String,
+    python: Option<PathBuf>,
+    ray_fn: bool,
+    unzip: Option<String>,
+    curl: bool,
+    host_bin: PathBuf,
+    native_bin: PathBuf,
+    host_home: PathBuf,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    let ws = workspace();
+    let target = target_dir();
+    if opts.build {
+        run_cmd(cargo().args(["build", "--release", "-p", "scheme-host", "-p", "obs-server", "-p", "native-unpack"]))?;
+        run_cmd(cargo().args(["build", "--release", "--target", "wasm32-wasip2", "-p", "obs-plugin"]))?;
+    }
+    let corpora: Vec<Corpus> = opts.corpora.iter().map(|id| corpus::ensure(&target.join("bench-corpora"), id)).collect::<Result<_>>()?;
+    for c in &corpora {
+        // Into the page cache, so the local-file tools do not pay for the first read.
+        let _ = std::fs::read(&c.zip)?;
+    }
+
+    let bench_dir = target.join("bench");
+    let host_home = bench_dir.join("host");
+    let _ = std::fs::remove_dir_all(&host_home);
+    for d in ["plugins", "cache", "home"] {
+        std::fs::create_dir_all(host_home.join(d))?;
+    }
+    std::fs::copy(target.join("wasm32-wasip2/release/obs_plugin.wasm"), host_home.join("plugins/obs.wasm"))
+        .context("the wasm plugin is not built (run without --no-build)")?;
+    std::fs::write(host_home.join("config.toml"), "")?;
+
+    let mut server = start_server(&target.join("release/obs-server"), &corpora)?;
+    let result = (|| -> Result<()> {
+        let endpoint = read_endpoint(&mut server)?;
+        let python = find_python(&ws);
+        let ray_fn = !opts.quick && python.as_ref().is_some_and(|p| Command::new(p).args(["-c", "import ray._private.runtime_env.packaging"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()));
+        let setup = Setup {
+            endpoint,
+            python,
+            ray_fn,
+            unzip: find_unzip(),
+            curl: Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()),
+            host_bin: target.join("release/scheme-host"),
+            native_bin: target.join("release/native-unpack"),
+            host_home,
+        };
+        print_skips(&setup);
+        std::fs::create_dir_all(&opts.out)?;
+        // Compile and cache the plugin, so every timed call is warm.
+        let warm = opts.out.join("warmup");
+        let _ = std::fs::remove_dir_all(&warm);
+        std::fs::create_dir_all(&warm)?;
+        let first = corpora.iter().min_by_key(|c| c.zip_bytes).expect("at least one corpus");
+        scheme_host(&setup, first, &warm.join("pkg"))?;
+        std::fs::remove_dir_all(&warm)?;
+
+        let mut results: BTreeMap<&'static str, BTreeMap<&'static str, Vec<Record>>> = BTreeMap::new();
+        let tools: Vec<&Tool> = TOOLS.iter().filter(|t| available(&setup, t)).collect();
+        for r in 0..opts.runs {
+            for c in &corpora {
+                // Rotate the order each run so drift in the machine's load spreads evenly.
+                for k in 0..tools.len() {
+                    let tool = tools[(k + r) % tools.len()];
+                    let dir = opts.out.join(format!("{}-{}-{r}", c.id, tool.id));
+                    let _ = std::fs::remove_dir_all(&dir);
+                    std::fs::create_dir_all(&dir)?;
+                    let rec = measure_tool(&setup, tool, c, &dir).with_context(|| format!("{} on corpus {}", tool.id, c.id))?;
+                    std::fs::remove_dir_all(&dir)?;
+                    eprintln!("bench: run {}/{} {:>8} {:<13} {:>8.3}s  rss {:>7.1} MiB", r + 1, opts.runs, c.id, tool.id, rec.wall_s, rec.maxrss_kib as f64 / 1024.0);
+                    results.entry(c.id).or_default().entry(tool.id).or_default().push(rec);
+                }
+            }
+        }
+        let machine = report::machine();
+        let doc = report::build(&corpora, &results, opts.runs, &opts.out, machine);
+        std::fs::create_dir_all(&bench_dir)?;
+        std::fs::write(bench_dir.join("results.json"), serde_json::to_vec_pretty(&doc)?)?;
+        let md = report::markdown(&doc);
+        std::fs::write(bench_dir.join("results.md"), &md)?;
+        println!("{md}");
+        println!("written: {} and {}", bench_dir.join("results.json").display(), bench_dir.join("results.md").display());
+        Ok(())
+    })();
+    drop(server.stdin.take());
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+fn available(s: &Setup, t: &Tool) -> bool {
+    match t.id {
+        "ray-fn" => s.ray_fn,
+        "ray-repro" => s.python.is_some(),
+        "unzip" => s.unzip.is_some(),
+        "curl" => s.curl,
+        _ => true,
+    }
+}
+
+fn print_skips(s: &Setup) {
+    if s.python.is_none() {
+        eprintln!("bench: skipping Ray's path: no python3 found (create the venv with `cargo xtask test` or set PYTHON)");
+    } else if !s.ray_fn {
+        eprintln!("bench: skipping Ray's own function (ray not importable from the venv, or --quick); the reproduction runs instead");
+    }
+    if s.unzip.is_none() {
+        eprintln!("bench: skipping Info-ZIP unzip: not installed and `apt-get install -y unzip` failed");
+    }
+    if !s.curl {
+        eprintln!("bench: skipping the download limit: curl is not installed");
+    }
+}
+
+fn start_server(bin: &Path, corpora: &[Corpus]) -> Result<Child> {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--listen", "127.0.0.1:0", "--cred", &format!("{AK}:{SK}"), "--public-bucket", BUCKET]);
+    for c in corpora {
+        cmd.arg("--put").arg(format!("{BUCKET}/{}.zip={}", c.id, c.zip.display()));
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().with_context(|| format!("cannot start {}", bin.display()))
+}
+
+fn read_endpoint(server: &mut Child) -> Result<String> {
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("piped stdout")).read_line(&mut line)?;
+    let ready: serde_json::Value = serde_json::from_str(&line).context("obs-server did not report its endpoint")?;
+    Ok(ready["endpoint"].as_str().context("no endpoint in obs-server's first line")?.to_string())
+}
+
+fn find_python(ws: &Path) -> Option<PathBuf> {
+    let venv = ws.join(".venv/bin/python");
+    if venv.is_file() {
+        return Some(venv);
+    }
+    let base = PathBuf::from(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
+    Command::new(&base).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()).then_some(base)
+}
+
+fn find_unzip() -> Option<String> {
+    let present = || Command::new("unzip").arg("-v").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if present() {
+        return Some("unzip".into());
+    }
+    eprintln!("bench: Info-ZIP unzip missing; trying `apt-get install -y unzip`");
+    let _ = Command::new("apt-get").args(["install", "-y", "-q", "unzip"]).status();
+    present().then(|| "unzip".into())
+}
+
+fn uri(c: &Corpus) -> String {
+    format!("obs://{BUCKET}/{}.zip", c.id)
+}
+
+fn http_url(s: &Setup, c: &Corpus) -> String {
+    format!("{}/{BUCKET}/{}.zip", s.endpoint, c.id)
+}
+
+fn obs_env(s: &Setup, cmd: &mut Command) {
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", s.host_home.join("home"))
+        .env("OBS_ENDPOINT", &s.endpoint)
+        .env("OBS_ACCESS_KEY_ID", AK)
+        .env("OBS_SECRET_ACCESS_KEY", SK)
+        .env("OBS_METADATA_DISABLED", "true");
+}
+
+fn scheme_host(s: &Setup, c: &Corpus, dest: &Path) -> Result<Sample> {
+    let mut cmd = Command::new(&s.host_bin);
+    cmd.args(["download-and-unpack", &uri(c)]).arg(dest).arg("--json");
+    obs_env(s, &mut cmd);
+    cmd.env("SCHEME_HOST_PLUGIN_DIR", s.host_home.join("plugins"))
+        .env("SCHEME_HOST_CACHE_DIR", s.host_home.join("cache"))
+        .env("SCHEME_HOST_CONFIG", s.host_home.join("config.toml"));
+    if let Ok(log) = std::env::var("RUST_LOG") {
+        cmd.env("RUST_LOG", log);
+    }
+    measure::run(&mut cmd)
+}
+
+fn work_ms(sample: &Sample) -> Result<(f64, serde_json::Value)> {
+    let v = measure::json_line(sample)?;
+    let ms = v["work_ms"].as_f64().context("no work_ms in the probe's output")?;
+    Ok((ms / 1000.0, v))
+}
+
+fn measure_tool(s: &Setup, tool: &Tool, c: &Corpus, dir: &Path) -> Result<Record> {
+    let (sample, wall_s, extra) = match tool.id {
+        "scheme-host" => {
+            let sample = scheme_host(s, c, &dir.join("pkg"))?;
+            let v = measure::json_line(&sample)?;
+            if v["ok"] != true || v["files"].as_u64() != Some(c.files) {
+                bail!("scheme-host did not unpack all {} files: {v}", c.files);
+            }
+            let wall = sample.wall_s;
+            (sample, wall, v)
+        }
+        "native" => {
+            let mut cmd = Command::new(&s.native_bin);
+            cmd.args(["fetch-unpack", &uri(c)]).arg(dir.join("pkg"));
+            obs_env(s, &mut cmd);
+            let sample = measure::run(&mut cmd)?;
+            let v = measure::json_line(&sample)?;
+            if v["files"].as_u64() != Some(c.files) {
+                bail!("native-unpack did not unpack all {} files: {v}", c.files);
+            }
+            let wall = sample.wall_s;
+            (sample, wall, v)
+        }
+        "ray-fn" | "ray-repro" => {
+            let python = s.python.as_ref().expect("available() checked python");
+            let mut cmd = Command::new(python);
+            cmd.arg(workspace().join("bench/ray_path.py"))
+                .args(["--uri", &http_url(s, c), "--impl", if tool.id == "ray-fn" { "ray" } else { "repro" }])
+                .arg("--base-dir")
+                .arg(dir)
+                .env("RAY_USAGE_STATS_ENABLED", "0");
+            let sample = measure::run(&mut cmd)?;
+            let v = measure::json_line(&sample)?;
+            if v["files"].as_u64() != Some(c.files) {
+                bail!("Ray's path did not unpack all {} files: {v}", c.files);
+            }
+            let wall = v["wall_s"].as_f64().context("no wall_s")?;
+            (sample, wall, v)
+        }
+        "unzip" => {
+            let mut cmd = Command::new(s.unzip.as_deref().expect("available() checked unzip"));
+            cmd.args(["-q", "-o"]).arg(&c.zip).arg("-d").arg(dir.join("pkg"));
+            let sample = measure::run(&mut cmd)?;
+            let wall = sample.wall_s;
+            (sample, wall, serde_json::Value::Null)
+        }
+        "native-local" => {
+            let mut cmd = Command::new(&s.native_bin);
+            cmd.arg("unpack").arg(&c.zip).arg(dir.join("pkg"));
+            let sample = measure::run(&mut cmd)?;
+            let (wall, v) = work_ms(&sample)?;
+            (sample, wall, v)
+        }
+        "curl" => {
+            let mut cmd = Command::new("curl");
+            cmd.args(["-s", "-f", "-o", "/dev/null", "-w", "{\"work_ms\": %{time_total}}\n", &http_url(s, c)]);
+            let sample = measure::run(&mut cmd)?;
+            // curl prints seconds; the field name keeps one parser for every probe.
+            let v = measure::json_line(&sample)?;
+            let wall = v["work_ms"].as_f64().context("curl printed no time")?;
+            (sample, wall, v)
+        }
+        "inflate" => {
+            let mut cmd = Command::new(&s.native_bin);
+            cmd.arg("inflate").arg(&c.zip);
+            let sample = measure::run(&mut cmd)?;
+            let (wall, v) = work_ms(&sample)?;
+            (sample, wall, v)
+        }
+        "write" => {
+            let mut cmd = Command::new(&s.native_bin);
+            cmd.arg("write-tree").arg(&c.zip).arg(dir.join("pkg"));
+            let sample = measure::run(&mut cmd)?;
+            let (wall, v) = work_ms(&sample)?;
+            (sample, wall, v)
+        }
+        other => bail!("no runner for tool {other}"),
+    };
+    Ok(Record { wall_s, cpu_s: sample.cpu_s, maxrss_kib: sample.maxrss_kib, extra })
+}

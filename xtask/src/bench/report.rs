@@ -1,0 +1,214 @@
+//! Turns the measured runs into `results.json` (every sample, summaries, ratios, targets)
+//! and a Markdown table.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use super::corpus::Corpus;
+use super::measure::stats;
+use super::{Kind, Record, TOOLS};
+
+pub fn machine() -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo").lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("").trim().to_string();
+    let cmd = |c: &str, a: &[&str]| std::process::Command::new(c).args(a).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cpu_model": cpu,
+        "kernel": cmd("uname", &["-r"]),
+        "date_utc": cmd("date", &["-u", "+%Y-%m-%dT%H:%M:%SZ"]),
+        "load_avg_at_end": read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    })
+}
+
+fn summary(c: &Corpus, kind: Kind, id: &str, recs: &[Record]) -> Value {
+    let walls: Vec<f64> = recs.iter().map(|r| r.wall_s).collect();
+    let cpus: Vec<f64> = recs.iter().map(|r| r.cpu_s).collect();
+    let Some(w) = stats(&walls) else { return Value::Null };
+    let bytes = if id == "curl" { c.zip_bytes } else { c.uncompressed };
+    let counts_files = kind != Kind::Limit || id == "write";
+    let mut v = json!({
+        "wall_s": {"median": w.median, "min": w.min, "max": w.max},
+        "mb_per_s": bytes as f64 / 1e6 / w.median,
+        "files_per_s": if counts_files { json!(c.files as f64 / w.median) } else { Value::Null },
+        "peak_rss_mib": recs.iter().map(|r| r.maxrss_kib).max().unwrap_or(0) as f64 / 1024.0,
+        "cpu_s_median": stats(&cpus).map(|s| s.median),
+        "samples": recs.iter().map(|r| json!({"wall_s": r.wall_s, "cpu_s": r.cpu_s, "maxrss_kib": r.maxrss_kib, "reported": r.extra})).collect::<Vec<_>>(),
+    });
+    if id == "scheme-host" {
+        // Host overhead: the process's wall time minus the plugin's own download + unpack time.
+        let overheads: Vec<f64> = recs
+            .iter()
+            .filter_map(|r| {
+                let t = &r.extra["timings_ms"];
+                Some(r.wall_s * 1000.0 - t["download_ms"].as_f64()? - t["unpack_ms"].as_f64()?)
+            })
+            .collect();
+        if let Some(o) = stats(&overheads) {
+            v["host_overhead_ms"] = json!({"median": o.median, "min": o.min, "max": o.max});
+        }
+    }
+    if id == "ray-fn" || id == "ray-repro" {
+        let before: Vec<f64> = recs.iter().filter_map(|r| r.extra["rss_before_kib"].as_f64()).collect();
+        v["rss_before_call_mib"] = json!(stats(&before).map(|s| s.median / 1024.0));
+    }
+    v
+}
+
+fn median(summaries: &BTreeMap<String, Value>, id: &str) -> Option<f64> {
+    summaries.get(id)?["wall_s"]["median"].as_f64()
+}
+
+pub fn build(corpora: &[Corpus], results: &BTreeMap<&'static str, BTreeMap<&'static str, Vec<Record>>>, runs: usize, out: &Path, machine: Value) -> Value {
+    let mut per_corpus = serde_json::Map::new();
+    let mut ratios = serde_json::Map::new();
+    let mut targets = Vec::new();
+    for c in corpora {
+        let Some(by_tool) = results.get(c.id) else { continue };
+        let mut summaries = BTreeMap::new();
+        for t in TOOLS {
+            if let Some(recs) = by_tool.get(t.id) {
+                let mut s = summary(c, t.kind, t.id, recs);
+                s["label"] = json!(t.label);
+                summaries.insert(t.id.to_string(), s);
+            }
+        }
+        let us = median(&summaries, "scheme-host");
+        let native = median(&summaries, "native");
+        let (ray_id, ray) = match median(&summaries, "ray-fn") {
+            Some(r) => ("ray-fn", Some(r)),
+            None => ("ray-repro", median(&summaries, "ray-repro")),
+        };
+        let download = median(&summaries, "curl");
+        let unpack_alone = median(&summaries, "native-local");
+        let limit = match (download, unpack_alone) {
+            (Some(d), Some(u)) => Some(d.max(u)),
+            (d, u) => d.or(u),
+        };
+        let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
+        let r = json!({
+            "ray_row": ray_id,
+            "speedup_vs_ray": div(ray, us),
+            "speedup_vs_ray_repro": div(median(&summaries, "ray-repro"), us),
+            "us_over_native": div(us, native),
+            "limit_s": limit,
+            "limit_is": match (download, unpack_alone) { (Some(d), Some(u)) if d >= u => "download", (Some(_), Some(_)) => "native unpack", _ => "n/a" },
+            "us_over_limit": div(us, limit),
+            "us_minus_native_ms": us.zip(native).map(|(a, b)| (a - b) * 1000.0),
+        });
+        let peak = summaries.get("scheme-host").and_then(|s| s["peak_rss_mib"].as_f64());
+        let mut target = |name: &str, value: Option<f64>, want: &str, threshold: f64| {
+            let met = value.map(|v| if want == ">=" { v >= threshold } else { v < threshold || (want == "<=" && v <= threshold) });
+            targets.push(json!({"corpus": c.id, "target": name, "value": value, "want": format!("{want} {threshold}"), "met": met}));
+        };
+        target("speedup vs Ray's path", r["speedup_vs_ray"].as_f64(), ">=", 3.0);
+        if c.id != "T" {
+            target("wasm / native", r["us_over_native"].as_f64(), "<=", 1.3);
+        }
+        if c.id.starts_with('L') {
+            target("wall / max(download, native unpack)", r["us_over_limit"].as_f64(), "<=", 1.5);
+        }
+        target("peak RSS MiB", peak, "<", 64.0);
+        if c.id == "T" {
+            let overhead = summaries.get("scheme-host").and_then(|s| s["host_overhead_ms"]["median"].as_f64());
+            target("host overhead ms (warm call)", overhead, "<", 20.0);
+        }
+        ratios.insert(c.id.into(), r);
+        per_corpus.insert(c.id.into(), json!({"files": c.files, "uncompressed_bytes": c.uncompressed, "zip_bytes": c.zip_bytes, "tools": summaries}));
+    }
+    json!({
+        "command": "cargo xtask bench",
+        "runs": runs,
+        "output_dir": out.display().to_string(),
+        "machine": machine,
+        "corpora": per_corpus,
+        "ratios": ratios,
+        "targets": targets,
+    })
+}
+
+fn f(v: &Value, digits: usize) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{x:.digits$}"),
+        None => "–".into(),
+    }
+}
+
+pub fn markdown(doc: &Value) -> String {
+    let mut s = String::new();
+    let m = &doc["machine"];
+    let _ = writeln!(
+        s,
+        "Benchmark: `{}`, {} runs, output on `{}`; {} CPUs ({}), kernel {}, {}; load average at the end {}.\n",
+        doc["command"].as_str().unwrap_or(""),
+        doc["runs"],
+        doc["output_dir"].as_str().unwrap_or(""),
+        m["cpus"],
+        m["cpu_model"].as_str().unwrap_or(""),
+        m["kernel"].as_str().unwrap_or(""),
+        m["date_utc"].as_str().unwrap_or(""),
+        m["load_avg_at_end"].as_str().unwrap_or("")
+    );
+    let Some(corpora) = doc["corpora"].as_object() else { return s };
+    for (id, c) in corpora {
+        let _ = writeln!(
+            s,
+            "### Corpus {id}: {} files, {:.1} MB unpacked, {:.1} MB zip\n",
+            c["files"],
+            c["uncompressed_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+            c["zip_bytes"].as_f64().unwrap_or(0.0) / 1e6
+        );
+        s.push_str("| tool | wall s (median) | spread (min–max) | MB/s | files/s | peak RSS MiB | CPU s |\n|---|---|---|---|---|---|---|\n");
+        for t in TOOLS {
+            let Some(v) = c["tools"].get(t.id) else { continue };
+            let w = &v["wall_s"];
+            let _ = writeln!(
+                s,
+                "| {} | {} | {}–{} | {} | {} | {} | {} |",
+                t.label,
+                f(&w["median"], 3),
+                f(&w["min"], 3),
+                f(&w["max"], 3),
+                f(&v["mb_per_s"], 0),
+                f(&v["files_per_s"], 0),
+                f(&v["peak_rss_mib"], 1),
+                f(&v["cpu_s_median"], 2)
+            );
+        }
+        if let Some(o) = c["tools"]["scheme-host"].get("host_overhead_ms") {
+            let _ = writeln!(s, "\nscheme-host overhead beyond the plugin's own download + unpack time: {} ms median ({}–{}).", f(&o["median"], 1), f(&o["min"], 1), f(&o["max"], 1));
+        }
+        if let Some(v) = c["tools"].get("ray-fn").or_else(|| c["tools"].get("ray-repro")) {
+            let _ = writeln!(s, "\nRay's path: Python process RSS before the call {} MiB (interpreter and imports), so its growth is the peak minus that.", f(&v["rss_before_call_mib"], 0));
+        }
+        s.push('\n');
+    }
+    s.push_str("### Ratios (same run)\n\n| corpus | speedup vs Ray's path | vs the reproduction | wasm / native | wasm − native ms | limit s (which) | wall / limit |\n|---|---|---|---|---|---|---|\n");
+    if let Some(ratios) = doc["ratios"].as_object() {
+        for (id, r) in ratios {
+            let _ = writeln!(
+                s,
+                "| {id} | {}x | {}x | {} | {} | {} ({}) | {} |",
+                f(&r["speedup_vs_ray"], 2),
+                f(&r["speedup_vs_ray_repro"], 2),
+                f(&r["us_over_native"], 2),
+                f(&r["us_minus_native_ms"], 0),
+                f(&r["limit_s"], 3),
+                r["limit_is"].as_str().unwrap_or(""),
+                f(&r["us_over_limit"], 2)
+            );
+        }
+    }
+    s.push_str("\n### Targets\n\n| corpus | target | value | wanted | met |\n|---|---|---|---|---|\n");
+    for t in doc["targets"].as_array().into_iter().flatten() {
+        let met = match t["met"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "n/a",
+        };
+        let _ = writeln!(s, "| {} | {} | {} | {} | {met} |", t["corpus"].as_str().unwrap_or(""), t["target"].as_str().unwrap_or(""), f(&t["value"], 2), t["want"].as_str().unwrap_or(""));
+    }
+    s
+}
