@@ -196,6 +196,9 @@ impl Host {
             ));
         }
         let lock = PackageLock::acquire(dest)?;
+        // Before any early return: a process killed after publishing leaves its staging
+        // directory beside a complete DEST, and only a lock holder may remove it.
+        lock.clean_stale();
         let report = plugin_report(&entry);
         if lock.dest_exists() && !overwrite {
             return Ok(UnpackOutcome {
@@ -205,7 +208,6 @@ impl Host {
                 plugin: report,
             });
         }
-        lock.clean_stale();
         let staging = lock.stage()?;
         let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
         let instantiate_ms = t.elapsed().as_millis() as u64;
@@ -217,7 +219,7 @@ impl Host {
                 b.scheme_host_storage_scheme_plugin().call_download_and_unpack(s, uri, &target, &scratch, limits).await
             })
             .await?;
-        let stats = result.map_err(|e| with_denied(HostError::from(e), &inst))?;
+        let stats = result.map_err(|e| with_disk_full(with_denied(HostError::from(e), &inst), staging.root()))?;
         let t = Instant::now();
         let _ = std::fs::remove_dir_all(staging.scratch());
         staging.audit_links()?;
@@ -256,6 +258,7 @@ impl Host {
         let mut probe = self.instantiate(&entry, &component, None, Box::new(())).await?;
         let parsed = parse_in(&mut probe, uri).await?;
         let lock = PackageLock::acquire(file)?;
+        lock.clean_stale();
         let report = plugin_report(&entry);
         if lock.dest_exists() && !overwrite {
             return Ok(DownloadOutcome {
@@ -265,7 +268,6 @@ impl Host {
                 plugin: report,
             });
         }
-        lock.clean_stale();
         let staging = lock.stage()?;
         let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
         let instantiate_ms = t.elapsed().as_millis() as u64;
@@ -274,7 +276,7 @@ impl Host {
         let result = inst
             .run("download", async |b, s| b.scheme_host_storage_scheme_plugin().call_download(s, uri, &guest_file, limits).await)
             .await?;
-        let stats = result.map_err(|e| with_denied(HostError::from(e), &inst))?;
+        let stats = result.map_err(|e| with_disk_full(with_denied(HostError::from(e), &inst), staging.root()))?;
         let t = Instant::now();
         let object = staging.scratch().join("object");
         match std::fs::symlink_metadata(&object) {
@@ -311,7 +313,8 @@ async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
 }
 
 /// A refused connection surfaces in the plugin as a generic network error; name the host
-/// so the operator knows what to allow.
+/// so the operator knows what to allow, and add what the host knows about failed
+/// connections (certificate, proxy, trusted roots) that the plugin's error code cannot say.
 fn with_denied(mut e: HostError, inst: &Instance) -> HostError {
     let denied = inst.denied_hosts();
     if !denied.is_empty() {
@@ -323,6 +326,30 @@ fn with_denied(mut e: HostError, inst: &Instance) -> HostError {
     let failures = inst.network_failures();
     if !failures.is_empty() {
         e.message.push_str(&format!(" (scheme-host: {})", failures.join("; ")));
+    }
+    e
+}
+
+/// A write to a full disk reaches a plugin as a bare I/O error (WASI streams carry no
+/// errno), so the host, which can look at the filesystem, names the cause. Checked while
+/// the staging directory still holds what filled the disk.
+fn with_disk_full(mut e: HostError, staging: &Path) -> HostError {
+    if e.kind != ErrorKind::Internal {
+        return e;
+    }
+    if e.message.contains("no space left on device") {
+        e.kind = ErrorKind::Publish;
+        return e;
+    }
+    if !e.message.contains("I/O error") {
+        return e;
+    }
+    let Ok(fs) = rustix::fs::statvfs(staging) else { return e };
+    let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+    if free < 1 << 20 {
+        let dir = staging.parent().unwrap_or(staging);
+        e.kind = ErrorKind::Publish;
+        e.message.push_str(&format!(": no space left on device (the filesystem of {} has {free} bytes free)", dir.display()));
     }
     e
 }

@@ -2,7 +2,11 @@
 //! from this workspace.
 
 mod catalogue;
+mod concurrency;
+mod faults;
+mod fuzz_replay;
 mod plugins;
+mod secrets;
 mod obs;
 mod sandbox;
 mod tls;

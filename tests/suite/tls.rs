@@ -128,7 +128,7 @@ fn a_certificate_for_another_name_is_refused() {
     let err = unpack(&e, "pkg").err();
     let msg = message(&err);
     assert!(msg.contains(&format!("TLS certificate of ray-jobs.obs.example:{} is not valid for that name", s.port())), "{msg}");
-    assert!(msg.contains("obs.test"), "the names it does cover are shown: {msg}");
+    assert!(msg.contains("it is only valid for *.obs.test, obs.test"), "the names it does cover are shown: {msg}");
     assert!(s.fx.server.requests().is_empty());
 }
 
@@ -178,11 +178,11 @@ fn proxy_credentials_are_sent_and_never_shown() {
 }
 
 #[test]
-fn plain_http_goes_through_a_proxy_in_absolute_form() {
+fn plain_http_goes_through_a_proxy_in_absolute_form_with_credentials() {
     let fx = ObsFixture::start();
     let zip = archives::sample_package("job");
     fx.put("ray-jobs", KEY, zip.clone());
-    let proxy = ForwardProxy::start(ProxyOptions::default().resolving("obs.test", Ipv4Addr::LOCALHOST.into()));
+    let proxy = ForwardProxy::start(ProxyOptions::default().resolving("obs.test", Ipv4Addr::LOCALHOST.into()).requiring("ray", "Plain-S3cret"));
     let mut e = env();
     e.install(scheme_host_tests::wasm::OBS, "obs.wasm");
     let port = fx.server.port();
@@ -190,12 +190,18 @@ fn plain_http_goes_through_a_proxy_in_absolute_form() {
         .set("OBS_ACCESS_KEY_ID", AK)
         .set("OBS_SECRET_ACCESS_KEY", SK)
         .set("OBS_METADATA_DISABLED", "true")
-        .set("http_proxy", proxy.url());
-    let v = unpack(&e, "pkg").ok();
+        .set("http_proxy", proxy.url_with("ray", "Plain-S3cret"))
+        .set("RUST_LOG", "scheme_host=trace,wasmtime_wasi_http=trace,hyper=trace");
+    let run = unpack(&e, "pkg");
+    let v = run.ok();
     assert_eq!(v["bytes_downloaded"], zip.len() as u64);
+    assert!(!run.stdout.contains("S3cret") && !run.stderr.contains("S3cret"), "the proxy password leaked:\n{}", run.stderr);
     let records = proxy.records();
     assert!(!records.is_empty());
-    assert!(records.iter().all(|r| r.method == "GET" && r.target.starts_with(&format!("http://ray-jobs.obs.test:{port}/")) && r.status == 200), "{records:?}");
+    assert!(
+        records.iter().all(|r| r.method == "GET" && r.target.starts_with(&format!("http://ray-jobs.obs.test:{port}/")) && r.had_credentials && r.status == 200),
+        "{records:?}"
+    );
     assert!(fx.server.requests().iter().all(|r| r.addressing == Some(Addressing::VirtualHost)));
 }
 

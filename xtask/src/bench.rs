@@ -1,8 +1,10 @@
 //! `cargo xtask bench`: side-by-side download + unpack benchmark on one loopback OBS server.
 //!
 //! ```text
-//! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR]
+//! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b]
 //! ```
+//! `--quick` is two runs without Ray's own function (its reproduction still runs);
+//! `--tools` keeps only the named rows (ids below), e.g. while tuning one of them.
 //! Builds the release host, the wasm plugin and the native twin, generates (or reuses) the
 //! corpora under `target/bench-corpora/`, starts `obs-server` with every corpus in one
 //! public-read bucket, then, run after run, lets each tool fetch and unpack each corpus into
@@ -46,6 +48,7 @@ struct Options {
     quick: bool,
     build: bool,
     out: PathBuf,
+    tools: Option<Vec<String>>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -55,6 +58,7 @@ fn parse(args: &[String]) -> Result<Options> {
         quick: false,
         build: true,
         out: PathBuf::from("/dev/shm/scheme-host-bench"),
+        tools: None,
     };
     let mut runs = None;
     let mut it = args.iter();
@@ -66,7 +70,14 @@ fn parse(args: &[String]) -> Result<Options> {
             "--quick" => o.quick = true,
             "--no-build" => o.build = false,
             "--out" => o.out = PathBuf::from(value("--out")?),
-            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR]"),
+            "--tools" => {
+                let ids: Vec<String> = value("--tools")?.split(',').map(|t| t.trim().to_string()).collect();
+                if let Some(bad) = ids.iter().find(|id| !TOOLS.iter().any(|t| t.id == id.as_str())) {
+                    bail!("unknown tool {bad:?}; tools are {}", TOOLS.iter().map(|t| t.id).collect::<Vec<_>>().join(", "));
+                }
+                o.tools = Some(ids);
+            }
+            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b]"),
         }
     }
     o.runs = runs.unwrap_or(if o.quick { 2 } else { 5 }).max(1);
@@ -134,8 +145,11 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let corpora: Vec<Corpus> = opts.corpora.iter().map(|id| corpus::ensure(&target.join("bench-corpora"), id)).collect::<Result<_>>()?;
     for c in &corpora {
-        // Into the page cache, so the local-file tools do not pay for the first read.
-        let _ = std::fs::read(&c.zip)?;
+        // Into the page cache, so the local-file tools do not pay for the first read. In
+        // small reads: a child's peak RSS as the kernel reports it includes its parent's
+        // peak at fork time.
+        let mut f = std::fs::File::open(&c.zip)?;
+        std::io::copy(&mut f, &mut std::io::sink())?;
     }
 
     let bench_dir = target.join("bench");
@@ -174,7 +188,8 @@ pub fn run(args: &[String]) -> Result<()> {
         std::fs::remove_dir_all(&warm)?;
 
         let mut results: BTreeMap<&'static str, BTreeMap<&'static str, Vec<Record>>> = BTreeMap::new();
-        let tools: Vec<&Tool> = TOOLS.iter().filter(|t| available(&setup, t)).collect();
+        let wanted = |t: &Tool| opts.tools.as_ref().is_none_or(|ids| ids.iter().any(|id| id == t.id));
+        let tools: Vec<&Tool> = TOOLS.iter().filter(|t| available(&setup, t) && wanted(t)).collect();
         for r in 0..opts.runs {
             for c in &corpora {
                 // Rotate the order each run so drift in the machine's load spreads evenly.
@@ -332,6 +347,9 @@ fn measure_tool(s: &Setup, tool: &Tool, c: &Corpus, dir: &Path) -> Result<Record
                 .args(["--uri", &http_url(s, c), "--impl", if tool.id == "ray-fn" { "ray" } else { "repro" }])
                 .arg("--base-dir")
                 .arg(dir)
+                // Ray's temporary directory sits on the same filesystem as its packages
+                // (/tmp/ray/...), so moving the top-level directory out is a rename there.
+                .env("TMPDIR", dir)
                 .env("RAY_USAGE_STATS_ENABLED", "0");
             let sample = measure::run(&mut cmd)?;
             let v = measure::json_line(&sample)?;

@@ -2,13 +2,13 @@
 //! [`Transport`], so the plugin's own download engine runs natively against the loopback
 //! server. One connection per request (`Connection: close`), like the wasm transport.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
 use scheme_plugin_kit::http::{Body, Headers, Method, Request, ResponseHead, Scheme, Timeouts, Transport, TransportError, TransportErrorKind};
 
 /// Socket read buffer; the engine asks for 1 MiB per read, as the guest does.
-const SOCKET_BUFFER: usize = 256 << 10;
+const SOCKET_BUFFER: usize = 1 << 20;
 
 #[derive(Debug, Default)]
 pub struct TcpTransport;
@@ -124,8 +124,11 @@ impl Body for TcpBody {
                 (*left_in_chunk).min(max as u64) as usize
             }
         };
-        let mut buf = vec![0u8; want];
-        let n = reader.read(&mut buf).map_err(io_err)?;
+        // Hand over what the socket buffer holds, without zeroing a full-size buffer first.
+        let available = reader.fill_buf().map_err(io_err)?;
+        let n = available.len().min(want);
+        let buf = available[..n].to_vec();
+        reader.consume(n);
         if n == 0 {
             return match self.framing {
                 Framing::UntilClose => {
@@ -135,7 +138,6 @@ impl Body for TcpBody {
                 _ => Err(err(TransportErrorKind::Broken, "connection closed before the end of the body")),
             };
         }
-        buf.truncate(n);
         match &mut self.framing {
             Framing::Length(left) => *left -= n as u64,
             Framing::Chunked { left_in_chunk, .. } => *left_in_chunk -= n as u64,

@@ -91,9 +91,10 @@ impl Error {
         // Linux errno natively; wasi-libc numbers inside a wasm guest.
         const ENOSPC: i32 = if cfg!(target_os = "wasi") { 51 } else { 28 };
         const EDQUOT: i32 = if cfg!(target_os = "wasi") { 19 } else { 122 };
-        let detail = match e.raw_os_error() {
-            Some(ENOSPC) => "no space left on device".to_string(),
-            Some(EDQUOT) => "disk quota exceeded".to_string(),
+        // Direct wasi:filesystem calls report the error kind, with no errno.
+        let detail = match (e.raw_os_error(), e.kind()) {
+            (Some(ENOSPC), _) | (_, std::io::ErrorKind::StorageFull) => "no space left on device".to_string(),
+            (Some(EDQUOT), _) | (_, std::io::ErrorKind::QuotaExceeded) => "disk quota exceeded".to_string(),
             _ => e.to_string(),
         };
         Self::internal(format!("{what}: {detail}"))

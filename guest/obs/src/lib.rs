@@ -12,6 +12,7 @@ pub mod settings;
 pub mod sign;
 pub mod store;
 pub mod uri;
+mod zipfetch;
 
 #[cfg(target_family = "wasm")]
 mod bindings;

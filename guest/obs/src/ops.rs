@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::path::Path;
 use std::time::Instant;
 
-use scheme_plugin_kit::archive::{extract_tar, extract_zip, TarCompression};
+use scheme_plugin_kit::archive::{extract_tar, TarCompression};
 use scheme_plugin_kit::http::{download, DownloadOptions, FileSink, Transport};
 use scheme_plugin_kit::retry::Sleeper;
 use scheme_plugin_kit::{Error, ErrorKind, Limits, Result};
@@ -72,17 +72,16 @@ pub fn endpoint(env: &dyn Env) -> Result<Endpoint> {
     ))
 }
 
-/// Downloads the object into `file` (created or truncated).
-pub fn download_to_file<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    file: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-) -> Result<DownloadStats> {
-    let started = Instant::now();
+/// Everything a request for the object needs: options, the signing store, and which
+/// credential source signs.
+pub(crate) struct Fetch<'e> {
+    pub opts: DownloadOptions,
+    pub store: ObsStore<'e>,
+    pub credential_source: Option<&'static str>,
+}
+
+/// Resolves the endpoint and credentials once for every request of one call.
+pub(crate) fn prepare_fetch<'e, T: Transport>(env: &'e dyn Env, transport: &mut T, uri: &ObsUri, limits: &Limits) -> Result<Fetch<'e>> {
     let ep = endpoint(env)?;
     let target = ep.object(&uri.bucket, &uri.key);
     let resolved = credentials::resolve(env, transport)?;
@@ -103,26 +102,37 @@ pub fn download_to_file<T: Transport, Z: Sleeper>(
     }
 
     let credential_source = resolved.credentials.as_ref().map(|c| c.source.describe());
-    let mut store = ObsStore {
+    let store = ObsStore {
         credentials: resolved.credentials,
         bucket: uri.bucket.clone(),
         path_style: ep.path_style,
         env,
         anonymous_note: resolved.metadata_note,
     };
+    Ok(Fetch { opts, store, credential_source })
+}
+
+/// Downloads the object into `file` (created or truncated).
+pub fn download_to_file<T: Transport, Z: Sleeper>(
+    env: &dyn Env,
+    transport: &mut T,
+    sleeper: &mut Z,
+    uri: &ObsUri,
+    file: &Path,
+    limits: &Limits,
+    progress: Progress<'_>,
+) -> Result<DownloadStats> {
+    let started = Instant::now();
+    let Fetch { opts, mut store, credential_source } = prepare_fetch(env, transport, uri, limits)?;
     let f = File::create(file).map_err(|e| Error::io("creating the download file", e))?;
     let mut sink = FileSink::new(f);
     let outcome = download(transport, &mut store, sleeper, &opts, &mut sink, &mut |done, total| progress(Phase::Download, done, total, 0))
         .map_err(|e| e.context(format!("downloading {}", uri.display())));
     drop(sink);
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            // Best effort: the host removes its staging directory anyway.
-            let _ = fs::remove_file(file);
-            return Err(e);
-        }
-    };
+    // On error the partial file stays: the host removes its staging directory, and until
+    // then a full disk stays visible to the host, which names it (a WASI stream reports
+    // a failed write as a bare I/O error).
+    let outcome = outcome?;
     Ok(DownloadStats {
         bytes_downloaded: outcome.bytes,
         object_size: outcome.object_size,
@@ -147,9 +157,9 @@ pub fn download_and_unpack<T: Transport, Z: Sleeper>(
     progress: Progress<'_>,
 ) -> Result<UnpackStats> {
     let compression = match uri.format {
-        Format::Zip => None,
-        Format::TarGz => Some(TarCompression::Gzip),
-        Format::TarXz => Some(TarCompression::Xz),
+        Format::Zip => return crate::zipfetch::download_and_unpack_zip(env, transport, sleeper, uri, target, scratch, limits, progress),
+        Format::TarGz => TarCompression::Gzip,
+        Format::TarXz => TarCompression::Xz,
         Format::Wheel => {
             return Err(Error::unsupported(
                 "a .whl package is installed as a file, not unpacked: the host fetches it with `download`",
@@ -162,10 +172,7 @@ pub fn download_and_unpack<T: Transport, Z: Sleeper>(
     let started = Instant::now();
     let file = File::open(&object).map_err(|e| Error::io("opening the downloaded object", e))?;
     let mut on_unpack = |entries: u64, bytes: u64| progress(Phase::Unpack, bytes, None, entries);
-    let stats = match compression {
-        None => extract_zip(file, target, limits, &mut on_unpack),
-        Some(c) => extract_tar(file, c, target, limits, &mut on_unpack),
-    }
+    let stats = extract_tar(file, compression, target, limits, &mut on_unpack)
     .map_err(|e| e.context(format!("unpacking {}", uri.display())))?;
     // Free the space before the host publishes the tree.
     let _ = fs::remove_file(&object);

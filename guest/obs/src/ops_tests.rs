@@ -119,7 +119,7 @@ fn wheel_is_not_unpacked_but_downloads() {
 }
 
 #[test]
-fn store_errors_keep_code_and_request_id_and_leave_no_file() {
+fn store_errors_keep_code_and_request_id_and_never_reach_the_file() {
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/missing.zip").unwrap();
     let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><RequestId>RID42</RequestId></Error>";
@@ -128,7 +128,9 @@ fn store_errors_keep_code_and_request_id_and_leave_no_file() {
     assert_eq!((e.kind, e.store_code.as_deref(), e.request_id.as_deref(), e.http_status), (ErrorKind::NotFound, Some("NoSuchKey"), Some("RID42"), Some(404)));
     assert!(e.message.contains("bucket ray-jobs, key missing.zip"), "{}", e.message);
     assert!(!e.message.contains(AK) && !e.message.contains(SK));
-    assert!(!d.scratch.join("object").exists());
+    // The (empty) file stays for the host to remove with its staging directory; the error
+    // body never lands in it.
+    assert_eq!(fs::read(d.scratch.join("object")).unwrap(), b"");
 }
 
 #[test]

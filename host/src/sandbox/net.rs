@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use super::outbound::Outbound;
 use super::send::IoFuture;
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// One entry of an allow-list.
@@ -211,6 +212,18 @@ impl WasiHttpHooks for HttpPolicy {
             let response = response.map(|body| CappedBody { inner: body, left: max }.boxed_unsync());
             Ok((response, io))
         })
+    }
+
+    /// Names the failure instead of calling every one "refused", and quietly: the plugin
+    /// reports it (and may retry), and proxy failures already carry a note.
+    fn p2_error_from_connect(&mut self, err: &std::io::Error) -> ErrorCode {
+        use std::io::ErrorKind as K;
+        tracing::debug!("connect error: {err}");
+        match err.kind() {
+            K::TimedOut => ErrorCode::ConnectionTimeout,
+            K::HostUnreachable | K::NetworkUnreachable => ErrorCode::DestinationUnavailable,
+            _ => ErrorCode::ConnectionRefused,
+        }
     }
 }
 

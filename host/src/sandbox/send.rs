@@ -44,7 +44,7 @@ pub enum ConnectError {
     /// Name resolution failed (`via`: the proxy whose own name failed).
     Resolve { detail: String, via: Option<String> },
     /// Every address refused or was unreachable.
-    Dial { target: String, source: std::io::Error, via: Option<String> },
+    Dial { source: std::io::Error, via: Option<String> },
     /// The proxy would not open the tunnel.
     Tunnel { proxy: String, authority: String, error: TunnelError },
     /// The trusted roots could not be loaded.
@@ -63,8 +63,8 @@ impl ConnectError {
                 let note = via.map(|p| format!("cannot resolve the name of {p}: {detail}"));
                 (HttpError::DnsError { rcode: Some(detail), info_code: None }, note)
             }
-            ConnectError::Dial { target, source, via } => {
-                let note = via.map(|p| format!("cannot connect to {p} at {target}: {source}"));
+            ConnectError::Dial { source, via } => {
+                let note = via.map(|p| format!("cannot connect to {p}: {source}"));
                 (HttpError::Connect(source), note)
             }
             ConnectError::Tunnel { proxy, authority, error } => match error {
@@ -108,8 +108,10 @@ pub async fn send(outbound: Arc<Outbound>, log: Arc<Mutex<NetLog>>, mut request:
     let first_byte_timeout = options.first_byte_timeout.unwrap_or(UNSET_TIMEOUT);
     let between_bytes_timeout = options.between_bytes_timeout.unwrap_or(UNSET_TIMEOUT);
     let proxy = outbound.proxies.for_target(https, &host, port).cloned();
+    // Debug only: the note reaches the user inside the error if the call fails, and a
+    // failure the plugin's retry got past needs no warning.
     let note = |s: String| {
-        tracing::warn!("{s}");
+        tracing::debug!("{s}");
         log.lock().unwrap().note_failure(s);
     };
 
@@ -198,7 +200,7 @@ async fn establish(outbound: &Outbound, host: &str, port: u16, https: bool, prox
     let (dial_host, dial_port) = proxy.map_or((host, port), |p| (p.host.as_str(), p.port));
     let via = proxy.map(ToString::to_string);
     let addrs = resolve(outbound, dial_host, dial_port).await.map_err(|detail| ConnectError::Resolve { detail, via: via.clone() })?;
-    let mut tcp = dial(&addrs).await.map_err(|source| ConnectError::Dial { target: format!("{dial_host}:{dial_port}"), source, via: via.clone() })?;
+    let mut tcp = dial(&addrs).await.map_err(|source| ConnectError::Dial { source, via: via.clone() })?;
     // Small requests (HEAD, ranges) must not wait for Nagle.
     let _ = tcp.set_nodelay(true);
     if let (Some(p), true) = (proxy, https) {
@@ -310,7 +312,7 @@ mod tests {
         assert!(matches!(code, HttpError::ConfigurationError));
         assert_eq!(note.unwrap(), "proxy p:3128 (from HTTPS_PROXY, with credentials) refused the tunnel to b.obs.test:443: 407 Whatever; check the proxy credentials");
         assert!(matches!(refused(502).into_parts().0, HttpError::DestinationUnavailable), "a proxy's gateway error may pass: retry");
-        let (code, note) = ConnectError::Dial { target: "o:1".into(), source: std::io::ErrorKind::ConnectionRefused.into(), via: None }.into_parts();
+        let (code, note) = ConnectError::Dial { source: std::io::ErrorKind::ConnectionRefused.into(), via: None }.into_parts();
         assert!(matches!(code, HttpError::Connect(_)) && note.is_none(), "a plain refused connection needs no explanation");
     }
 }

@@ -122,6 +122,15 @@ fn load_pem_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// `DnsName("*.obs.test")` / `IpAddress(10.0.0.1)`, as the verifier words a certificate's
+/// names, to the name itself; other kinds as they are.
+fn plain_name(n: &str) -> &str {
+    n.strip_prefix("DnsName(\"")
+        .and_then(|r| r.strip_suffix("\")"))
+        .or_else(|| n.strip_prefix("IpAddress(").and_then(|r| r.strip_suffix(')')))
+        .unwrap_or(n)
+}
+
 /// Why a handshake failed, in terms an operator can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsReason {
@@ -157,7 +166,9 @@ impl TlsFailure {
             Some(rustls::Error::InvalidCertificate(c)) => match c {
                 CertificateError::UnknownIssuer => TlsReason::UnknownIssuer,
                 CertificateError::NotValidForName => TlsReason::NameMismatch { presented: vec![] },
-                CertificateError::NotValidForNameContext { presented, .. } => TlsReason::NameMismatch { presented: presented.clone() },
+                CertificateError::NotValidForNameContext { presented, .. } => {
+                    TlsReason::NameMismatch { presented: presented.iter().map(|n| plain_name(n).to_string()).collect() }
+                }
                 CertificateError::Expired | CertificateError::ExpiredContext { .. } => TlsReason::Expired,
                 CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => TlsReason::NotValidYet,
                 CertificateError::Revoked => TlsReason::Revoked,
@@ -228,7 +239,7 @@ mod tests {
             presented: vec!["DnsName(\"*.obs.test\")".into(), "DnsName(\"obs.test\")".into()],
         };
         let f = TlsFailure::classify("b.obs.wrong:8443", "r", &io_err(rustls::Error::InvalidCertificate(mismatch)));
-        assert_eq!(f.to_string(), "TLS certificate of b.obs.wrong:8443 is not valid for that name: it is only valid for DnsName(\"*.obs.test\"), DnsName(\"obs.test\")");
+        assert_eq!(f.to_string(), "TLS certificate of b.obs.wrong:8443 is not valid for that name: it is only valid for *.obs.test, obs.test");
 
         let f = TlsFailure::classify("h:443", "r", &io_err(rustls::Error::InvalidCertificate(CertificateError::Expired)));
         assert_eq!(f.to_string(), "TLS certificate of h:443 has expired");

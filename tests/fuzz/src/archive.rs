@@ -10,7 +10,7 @@ use std::path::{Component, Path};
 use scheme_plugin_kit::archive::{extract_tar, extract_zip, TarCompression};
 use scheme_plugin_kit::{ErrorKind, Limits};
 
-use crate::printable::assert_printable;
+use super::printable::assert_printable;
 
 pub fn limits() -> Limits {
     Limits {

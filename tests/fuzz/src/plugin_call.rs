@@ -15,7 +15,7 @@ use std::time::Duration;
 use scheme_host::config::Config;
 use scheme_host::{ErrorKind, Host};
 
-use crate::printable::assert_printable;
+use super::printable::assert_printable;
 
 pub const SEPARATOR: &[u8] = b"\n--8<--\n";
 const ACCESS_KEY: &str = "AKFUZZHOST0000000001";
@@ -84,6 +84,9 @@ impl Harness {
     pub fn check(&mut self, data: &[u8]) {
         let Some((&shape, rest)) = data.split_first() else { return };
         let answers: Vec<Vec<u8>> = split(rest).into_iter().take(MAX_ANSWERS).map(|a| frame(shape & 3, a)).collect();
+        // Errors quote what the server sent (an entry name, the first bytes of a page that is
+        // not an archive); a credential the server itself sends back is its own to leak.
+        let echoed: Vec<&str> = [SECRET_KEY, ACCESS_KEY].into_iter().filter(|c| answers.iter().any(|a| contains(a, c.as_bytes()))).collect();
         let (ext, whole_file) = match (shape >> 2) & 3 {
             0 => (".zip", false),
             1 => (".tar.gz", false),
@@ -120,7 +123,9 @@ impl Harness {
                 assert_ne!(e.kind, ErrorKind::Sandbox, "{e}");
                 for text in [Some(&e.message), e.store_code.as_ref(), e.request_id.as_ref()].into_iter().flatten() {
                     assert_printable(text);
-                    assert!(!text.contains(SECRET_KEY) && !text.contains(ACCESS_KEY), "a credential reached the error: {text}");
+                    for c in [SECRET_KEY, ACCESS_KEY].into_iter().filter(|c| !echoed.contains(c)) {
+                        assert!(!text.contains(c), "a credential reached the error: {text}");
+                    }
                 }
             }
         }

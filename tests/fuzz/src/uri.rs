@@ -4,7 +4,7 @@
 use obs_plugin::uri::{validate_bucket, Format, ObsUri};
 use scheme_plugin_kit::ErrorKind;
 
-use crate::printable::assert_printable;
+use super::printable::assert_printable;
 
 /// Parses `data` as a URI and checks everything a success or a failure promises.
 pub fn check(data: &[u8]) {

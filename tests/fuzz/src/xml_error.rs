@@ -5,7 +5,7 @@ use obs_plugin::error::{obs_error, parse_error_doc};
 use scheme_plugin_kit::http::Headers;
 use scheme_plugin_kit::ErrorKind;
 
-use crate::printable::assert_printable;
+use super::printable::assert_printable;
 
 /// Strings a hostile server may echo back; no message may contain them.
 const ACCESS_KEY: &str = "AKFUZZ00000000000001";

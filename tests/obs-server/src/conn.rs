@@ -1,7 +1,7 @@
 //! Per-connection control for faults hyper itself would never produce: bytes past
 //! Content-Length and an abortive close (TCP RST).
 //!
-//! `ConnIo` wraps any transport. A TLS acceptor added later wraps `ConnIo<TcpStream>` (so the
+//! `ConnIo` wraps any transport. The TLS acceptor (`tls.rs`) wraps `ConnIo<TcpStream>` (so the
 //! RST still reaches the socket) and hands the TLS stream to `serve_connection`.
 
 use std::io;

@@ -1,5 +1,5 @@
 //! The HTTP service, independent of the listener: `serve_connection` takes any transport
-//! (plain TCP now, a TLS stream later).
+//! (plain TCP or a TLS stream over it).
 //!
 //! Pipeline of an OBS request: addressing -> counters -> early faults (terminal answers, clock
 //! skew) -> `apiversion` probe -> authentication -> operation -> request log.

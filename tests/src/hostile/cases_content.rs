@@ -140,7 +140,7 @@ pub(super) fn cases() -> Vec<Case> {
             fails(UNSAFE, "overlap"),
         ),
         raw("ratio-bomb-1gib-one-entry", Bombs, ".zip", "1 GiB of zeros in one entry, from ~1 MB", bomb_one_entry(), fails(LIMIT, "ratio above the limit")),
-        raw("ratio-bomb-1gib-many-entries", Bombs, ".zip", "1024 entries of 1 MiB zeros (each under the per-entry floor), ~1 MB in all", bomb_many_entries(), fails(LIMIT, "times the size of the archive")),
+        raw("ratio-bomb-1gib-many-entries", Bombs, ".zip", "1024 entries of 1 MiB zeros (each under the per-entry floor), ~1 MB in all", bomb_many_entries(), fails(LIMIT, "ratio above the limit")),
         raw(
             "ratio-bomb-1gib-tar-gz",
             Bombs,
@@ -191,7 +191,7 @@ pub(super) fn cases() -> Vec<Case> {
             LyingSizes,
             "compressed size claims 10 MB in a 1 KB archive",
             &[Entry { compressed: 10_000_000, ..Entry::deflated("a.py", b"print(1)\n") }, Entry::stored("b.py", b"b")],
-            fails(UNSAFE, "overlaps the central directory"),
+            fails(UNSAFE, "overlap"),
         ),
         z(
             "compressed-size-smaller",
@@ -233,7 +233,7 @@ pub(super) fn cases() -> Vec<Case> {
             Integrity,
             "a central entry pointing into another entry's data",
             &[Entry::stored("a.py", &text[..2000]), Entry { write_local: false, offset: Some(100), ..Entry::stored("b.py", b"b") }],
-            fails(INTEGRITY, "b.py"),
+            fails(INTEGRITY, "Invalid local file header"),
         ),
         raw("tar-gz-truncated", Integrity, ".tar.gz", "tar.gz missing its last 40 bytes", tgz_truncated, fails(INTEGRITY, "corrupt tar.gz archive")),
         raw("tar-gz-crc-wrong", Integrity, ".tar.gz", "gzip trailer CRC flipped", tgz_bad_crc, fails(INTEGRITY, "corrupt tar.gz archive")),

@@ -61,8 +61,15 @@ pub(crate) fn check(tree: &Tree, link: &str, target: &str, limits: &Limits) -> R
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .collect();
+    let mut descended = false;
     for (i, component) in components.iter().enumerate() {
         if *component == ".." {
+            // The host audits every published link without knowing which components are
+            // links, so it accepts `..` only before the first name; refusing the rest here
+            // keeps such archives an archive error instead of a sandbox error.
+            if descended {
+                return Err(refuse("has a `..` after a name (only leading `..` components are allowed)"));
+            }
             if at.len() <= floor {
                 return Err(refuse(if floor == 0 {
                     "points outside the archive's tree"
@@ -79,6 +86,7 @@ pub(crate) fn check(tree: &Tree, link: &str, target: &str, limits: &Limits) -> R
             )));
         }
         at.push(component);
+        descended = true;
         let is_last = i + 1 == components.len();
         if !is_last && tree.kind_of_key(&at.join("/")) == Some(NodeKind::Entry(Kind::Symlink)) {
             return Err(refuse(&format!(
@@ -154,6 +162,8 @@ mod tests {
             verdict(&t, "a/l", "../c/d/x"),
             Err(ErrorKind::UnsafeArchive)
         );
+        // `..` after a name, even one that resolves inside.
+        assert_eq!(verdict(&t, "a/l", "../b/../a"), Err(ErrorKind::UnsafeArchive));
         assert_eq!(
             verdict(&t, "a/l", "../c/d/.."),
             Err(ErrorKind::UnsafeArchive)

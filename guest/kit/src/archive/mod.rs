@@ -31,6 +31,7 @@
 //! | directory entries (zip: name ending in `/` or unix type directory; tar: type `5`, or a regular entry ending in `/`) | created; missing parent directories are created implicitly; a tar directory or symlink entry carrying data is `integrity` |
 //! | `__MACOSX/` entries (macOS Finder resource forks) | skipped entirely and never written; they still count towards `max_entries` and the zip overlap check |
 //! | symlink whose target is absolute, contains a backslash or NUL, or whose lexical resolution from the link's directory leaves the tree | rejected (`unsafe-archive`) |
+//! | symlink target with a `..` after a name (`../b/../c`), even one resolving inside | rejected (`unsafe-archive`): the host's own link audit accepts only leading `..` |
 //! | symlink whose target walks *through* another symlink entry (`l -> other_link/x`) | rejected (`unsafe-archive`); ending *at* a symlink entry (a chain) is allowed |
 //! | symlink in an archive whose entries all sit under one top-level directory | the tree for resolution is that directory, because the host strips it: `pkg/l -> ../x` is rejected |
 //! | symlink that stays inside (may dangle) | created after every regular file and directory was written, so no write ever goes through a link |
@@ -39,7 +40,8 @@
 //! | zip entries whose local data ranges overlap (Fifield's "better zip bomb") | rejected (`unsafe-archive`) |
 //! | more than `max_unpacked_bytes` in total (declared or actually written) | `limit-exceeded` |
 //! | zip entry whose uncompressed/compressed ratio (declared or actual) exceeds `max_compression_ratio`, for entries above 1 MiB | `limit-exceeded` |
-//! | tar stream whose decompressed/compressed ratio exceeds `max_compression_ratio`, beyond the first 1 MiB | `limit-exceeded` |
+//! | zip whose entries' declared sizes in total exceed `max_compression_ratio` times their compressed sizes in total, above 1 MiB (many small entries of zeros) | `limit-exceeded` |
+//! | tar stream whose decompressed/compressed ratio exceeds `max_compression_ratio`, beyond the first 1 MiB (compressed bytes counted as the decoder consumes them) | `limit-exceeded` |
 //! | an entry that inflates to more or fewer bytes than declared, a CRC (zip) or stream checksum (gzip, xz) mismatch, truncation, corrupt compressed data | `integrity` |
 //! | not a zip at all (e.g. an OBS XML error body or an HTML page), not gzip/xz | `integrity`, the message shows the object's first bytes, escaped |
 //! | data prepended to a zip (self-extracting stubs, a `#!` line) | accepted: the zip crate locates the archive by its end record and shifts offsets, and the same parse is used to validate and extract |
@@ -56,6 +58,7 @@
 //! | data after the end of a tar archive | ignored up to 16 MiB (record padding), then `integrity`; gzip and xz trailers are always verified |
 
 mod eocd;
+mod fsout;
 mod links;
 mod names;
 mod output;
@@ -63,6 +66,7 @@ mod seekbuf;
 mod tree;
 mod untar;
 mod unzip;
+pub mod zipstream;
 
 use std::io::{Read, Seek};
 use std::path::Path;

@@ -6,10 +6,10 @@
 //! one write and one close, which matters in a wasm guest where each is a host call.
 
 use std::collections::HashSet;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::Path;
 
+use super::fsout::{OutFile, Root};
 use super::ExtractStats;
 use crate::text::escape;
 use crate::{Error, Limits, Result};
@@ -35,8 +35,18 @@ pub(crate) struct FileSpec<'s> {
     pub executable: bool,
 }
 
+/// A regular file being written with [`Output::write_file`].
+pub(crate) struct OpenFile {
+    file: OutFile,
+    path: String,
+    declared: Option<u64>,
+    compressed: Option<u64>,
+    executable: bool,
+    written: u64,
+}
+
 pub(crate) struct Output<'a> {
-    target: PathBuf,
+    root: Root,
     limits: &'a Limits,
     progress: &'a mut dyn FnMut(u64, u64),
     created: HashSet<String>,
@@ -48,9 +58,10 @@ pub(crate) struct Output<'a> {
 }
 
 impl<'a> Output<'a> {
-    pub fn new(target: &Path, limits: &'a Limits, progress: &'a mut dyn FnMut(u64, u64)) -> Self {
-        Output {
-            target: target.to_path_buf(),
+    pub fn new(target: &Path, limits: &'a Limits, progress: &'a mut dyn FnMut(u64, u64)) -> Result<Self> {
+        let root = Root::new(target).map_err(|e| Error::io("opening the target directory", e))?;
+        Ok(Output {
+            root,
             limits,
             progress,
             created: HashSet::new(),
@@ -59,7 +70,7 @@ impl<'a> Output<'a> {
             buf: Vec::new(),
             reported_bytes: 0,
             reported_entries: 0,
-        }
+        })
     }
 
     /// A directory entry.
@@ -78,43 +89,73 @@ impl<'a> Output<'a> {
         reader: &mut R,
         read_error: &mut dyn FnMut(io::Error) -> Error,
     ) -> Result<()> {
+        let mut open = self.begin_file(spec)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.len() < CHUNK {
+            buf.resize(CHUNK, 0);
+        }
+        let result = (|| loop {
+            let n = fill(reader, &mut buf).map_err(&mut *read_error)?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.write_file(&mut open, &buf[..n])?;
+        })();
+        self.buf = buf;
+        result?;
+        self.end_file(open)
+    }
+
+    /// Creates the file `spec` describes (and its missing parents), empty.
+    pub fn begin_file(&mut self, spec: &FileSpec<'_>) -> Result<OpenFile> {
         let path = spec.path;
         if let Some((parent, _)) = path.rsplit_once('/') {
             self.ensure_dir(parent)?;
         }
-        let full = self.target.join(path);
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&full) {
+        let file = match self.root.create_file(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(collision(path)),
             Err(e) => return Err(Error::io(format_args!("creating `{}`", escape(path)), e)),
         };
-        if self.buf.len() < CHUNK {
-            self.buf.resize(CHUNK, 0);
+        Ok(OpenFile {
+            file,
+            path: path.to_owned(),
+            declared: spec.declared,
+            compressed: spec.compressed,
+            executable: spec.executable,
+            written: 0,
+        })
+    }
+
+    /// Appends `data` to a file from [`Output::begin_file`], within the limits.
+    pub fn write_file(&mut self, f: &mut OpenFile, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
         }
-        let mut written: u64 = 0;
-        loop {
-            let n = fill(reader, &mut self.buf).map_err(&mut *read_error)?;
-            if n == 0 {
-                break;
-            }
-            written += n as u64;
-            self.check_limits(spec, written, n as u64)?;
-            file.write_all(&self.buf[..n])
-                .map_err(|e| Error::io(format_args!("writing `{}`", escape(path)), e))?;
-            self.stats.bytes_written += n as u64;
-            self.report(false);
-        }
+        f.written += data.len() as u64;
+        self.check_limits(&f.path, f.declared, f.compressed, f.written, data.len() as u64)?;
+        f.file
+            .write_all(data)
+            .map_err(|e| Error::io(format_args!("writing `{}`", escape(&f.path)), e))?;
+        self.stats.bytes_written += data.len() as u64;
+        self.report(false);
+        Ok(())
+    }
+
+    /// Closes a file, checking it holds exactly what the archive declared.
+    pub fn end_file(&mut self, f: OpenFile) -> Result<()> {
+        let OpenFile { file, path, declared, executable, written, .. } = f;
         drop(file);
-        if let Some(declared) = spec.declared.filter(|d| *d != written) {
+        if let Some(declared) = declared.filter(|d| *d != written) {
             return Err(Error::integrity(format!(
                 "`{}` holds {written} bytes but the archive declares {declared}",
-                escape(path)
+                escape(&path)
             )));
         }
         self.stats.entries += 1;
         self.stats.files += 1;
-        if spec.executable {
-            self.stats.executables.push(path.to_owned());
+        if executable {
+            self.stats.executables.push(path);
         }
         self.report(false);
         Ok(())
@@ -131,7 +172,7 @@ impl<'a> Output<'a> {
             if let Some((parent, _)) = path.rsplit_once('/') {
                 self.ensure_dir(parent)?;
             }
-            match make_symlink(&target, &self.target.join(&path)) {
+            match make_symlink(&target, &self.root.path(&path)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(collision(&path)),
                 Err(e) => {
@@ -148,27 +189,27 @@ impl<'a> Output<'a> {
         Ok(self.stats)
     }
 
-    fn check_limits(&self, spec: &FileSpec<'_>, written: u64, chunk: u64) -> Result<()> {
+    fn check_limits(&self, path: &str, declared: Option<u64>, compressed: Option<u64>, written: u64, chunk: u64) -> Result<()> {
         let total = self.stats.bytes_written + chunk;
         if total > self.limits.max_unpacked_bytes {
             return Err(Error::limit(format!(
                 "the archive unpacks to more than the limit of {} bytes (reached in `{}`)",
                 self.limits.max_unpacked_bytes,
-                escape(spec.path)
+                escape(path)
             )));
         }
-        if let Some(declared) = spec.declared.filter(|d| written > *d) {
+        if let Some(declared) = declared.filter(|d| written > *d) {
             return Err(Error::integrity(format!(
                 "`{}` holds more than the {declared} bytes the archive declares",
-                escape(spec.path)
+                escape(path)
             )));
         }
-        if let Some(compressed) = spec.compressed {
+        if let Some(compressed) = compressed {
             let ratio = self.limits.max_compression_ratio;
             if written > RATIO_FLOOR && written > compressed.max(1).saturating_mul(ratio) {
                 return Err(Error::limit(format!(
                     "`{}` expands more than {ratio} times its compressed size of {compressed} bytes",
-                    escape(spec.path)
+                    escape(path)
                 )));
             }
         }
@@ -190,16 +231,12 @@ impl<'a> Output<'a> {
             cur = parent;
         }
         for dir in missing.into_iter().rev() {
-            let full = self.target.join(dir);
-            match fs::create_dir(&full) {
+            match self.root.create_dir(dir) {
                 Ok(()) => self.stats.directories += 1,
                 // Only a case-insensitive or normalising filesystem gets here (the tree has
                 // no duplicates); an existing real directory is harmless, anything else not.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if !fs::symlink_metadata(&full)
-                        .map(|m| m.is_dir())
-                        .unwrap_or(false)
-                    {
+                    if !self.root.is_dir(dir) {
                         return Err(collision(dir));
                     }
                 }
@@ -288,6 +325,7 @@ fn make_symlink(_target: &str, _link: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+    use std::fs;
 
     fn spec(path: &str, declared: Option<u64>) -> FileSpec<'_> {
         FileSpec {
@@ -308,7 +346,7 @@ mod tests {
         let limits = Limits::default();
         let mut calls = Vec::new();
         let mut progress = |e, b| calls.push((e, b));
-        let mut out = Output::new(dir.path(), &limits, &mut progress);
+        let mut out = Output::new(dir.path(), &limits, &mut progress).unwrap();
         out.file(
             &FileSpec {
                 executable: true,
@@ -350,7 +388,7 @@ mod tests {
             ("big", None, &b"abcdef"[..], ErrorKind::LimitExceeded),
         ] {
             let mut progress = |_, _| {};
-            let mut out = Output::new(dir.path(), &limits, &mut progress);
+            let mut out = Output::new(dir.path(), &limits, &mut progress).unwrap();
             let e = out
                 .file(&spec(name, declared), &mut &data[..], &mut no_map)
                 .unwrap_err();
@@ -364,7 +402,7 @@ mod tests {
         fs::write(dir.path().join("x"), b"old").unwrap();
         let limits = Limits::default();
         let mut progress = |_, _| {};
-        let mut out = Output::new(dir.path(), &limits, &mut progress);
+        let mut out = Output::new(dir.path(), &limits, &mut progress).unwrap();
         let e = out
             .file(&spec("x", None), &mut &b"new"[..], &mut no_map)
             .unwrap_err();
@@ -382,7 +420,7 @@ mod tests {
             ..Limits::default()
         };
         let mut progress = |_, _| {};
-        let mut out = Output::new(dir.path(), &limits, &mut progress);
+        let mut out = Output::new(dir.path(), &limits, &mut progress).unwrap();
         let small = vec![0u8; 1000];
         out.file(
             &FileSpec {

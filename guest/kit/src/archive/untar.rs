@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -44,18 +44,39 @@ struct Meter {
     tripped: RefCell<Option<Error>>,
 }
 
-struct CountCompressed<R> {
+/// Counts compressed bytes as the decoder takes them from the read buffer. Counting what is
+/// read into the buffer instead would credit the decoder with up to a whole buffer of input
+/// it has not used yet, and a bomb could then write `buffer × ratio` bytes (256 MB at the
+/// defaults) before the ratio check saw it.
+struct CountConsumed<R> {
     inner: R,
     meter: Rc<Meter>,
 }
 
-impl<R: Read> Read for CountCompressed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+impl<R> CountConsumed<R> {
+    fn add(&self, n: usize) {
         self.meter
             .compressed
             .set(self.meter.compressed.get() + n as u64);
+    }
+}
+
+impl<R: BufRead> Read for CountConsumed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.add(n);
         Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for CountConsumed<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.add(n);
+        self.inner.consume(n);
     }
 }
 
@@ -113,14 +134,10 @@ pub(crate) fn extract<R: Read>(
         }));
     }
     let meter = Rc::new(Meter::default());
-    meter.compressed.set(head.len() as u64);
-    let input = BufReader::with_capacity(
-        READ_BUFFER,
-        io::Cursor::new(head).chain(CountCompressed {
-            inner: reader,
-            meter: meter.clone(),
-        }),
-    );
+    let input = CountConsumed {
+        inner: BufReader::with_capacity(READ_BUFFER, io::Cursor::new(head).chain(reader)),
+        meter: meter.clone(),
+    };
     let decoder: Box<dyn Read> = match compression {
         TarCompression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
         TarCompression::Xz => Box::new(lzma_rust2::XzReader::new_mem_limit(
@@ -137,7 +154,7 @@ pub(crate) fn extract<R: Read>(
     let fail = |e: io::Error| stream_error(e, &meter, label);
 
     let mut archive = tar::Archive::new(guard);
-    let mut out = Output::new(target, limits, progress);
+    let mut out = Output::new(target, limits, progress)?;
     let mut tree = Tree::new();
     let mut symlinks = Vec::new();
     let mut count: u64 = 0;
@@ -214,8 +231,9 @@ pub(crate) fn extract<R: Read>(
                 tree.insert(&parsed.path, Kind::File)?;
                 let mode = entry.header().mode().map_err(|e| {
                     Error::integrity(format!(
-                        "entry `{}` has a corrupt mode field: {e}",
-                        escape(name)
+                        "entry `{}` has a corrupt mode field: {}",
+                        escape(name),
+                        escape(&e.to_string())
                     ))
                 })?;
                 let spec = FileSpec {
@@ -301,7 +319,7 @@ fn resolve_names<R: Read>(
     if let Some(pax) = &ext.pax {
         for field in PaxExtensions::new(pax) {
             let field =
-                field.map_err(|e| Error::integrity(format!("malformed pax header: {e}")))?;
+                field.map_err(|e| Error::integrity(format!("malformed pax header: {}", escape(&e.to_string()))))?;
             let key = field.key_bytes();
             let value = field.value_bytes();
             match key {
@@ -397,5 +415,6 @@ fn stream_error(e: io::Error, meter: &Meter, label: &str) -> Error {
             XZ_MEMORY_KIB >> 10
         ));
     }
-    Error::integrity(format!("corrupt {label} archive: {e}"))
+    // The tar crate quotes header bytes in its messages: attacker text.
+    Error::integrity(format!("corrupt {label} archive: {}", escape(&e.to_string())))
 }

@@ -35,19 +35,31 @@ const SNIFF_BYTES: usize = 60;
 const S_IFMT: u32 = 0o170000;
 
 #[derive(Debug)]
-enum What {
+pub(crate) enum What {
     Dir,
     File { executable: bool },
     Symlink { target: String },
+    /// A `__MACOSX/` entry: never written, but its bytes still count for the overlap check.
+    Skip,
 }
 
-struct Planned {
-    index: usize,
-    path: String,
-    what: What,
-    header_start: u64,
-    size: u64,
-    compressed: u64,
+pub(crate) struct Planned {
+    pub index: usize,
+    pub path: String,
+    pub what: What,
+    pub header_start: u64,
+    pub size: u64,
+    pub compressed: u64,
+    pub method: CompressionMethod,
+    pub crc32: u32,
+    pub name_raw: Box<[u8]>,
+}
+
+/// The central directory, checked entry by entry; `plan` is in central-directory order.
+pub(crate) struct Central {
+    pub plan: Vec<Planned>,
+    pub tree: Tree,
+    lzma: Vec<usize>,
 }
 
 pub(crate) fn extract<R: Read + Seek>(
@@ -67,11 +79,12 @@ pub(crate) fn extract<R: Read + Seek>(
     let mut archive = ZipArchive::new(src).map_err(|e| open_error(e, &head))?;
     let plan = validate(&mut archive, limits)?;
 
-    let mut out = Output::new(target, limits, progress);
+    let mut out = Output::new(target, limits, progress)?;
     for p in plan {
         match p.what {
             What::Dir => out.dir(&p.path)?,
             What::Symlink { target } => out.symlink(p.path, target),
+            What::Skip => {}
             What::File { executable } => {
                 let mut file = archive
                     .by_index(p.index)
@@ -92,6 +105,29 @@ pub(crate) fn extract<R: Read + Seek>(
 /// Checks everything that can be checked before writing; returns what to write, in data
 /// order.
 fn validate<R: Read + Seek>(archive: &mut ZipArchive<R>, limits: &Limits) -> Result<Vec<Planned>> {
+    let Central { mut plan, tree, lzma } = check_central(archive, limits)?;
+    match archive.has_overlapping_entries() {
+        Ok(false) => {}
+        Ok(true) => return Err(overlap_error(archive)),
+        Err(e) => return Err(entry_error(e, "?").context("reading the local headers")),
+    }
+    for &i in &lzma {
+        check_lzma_dictionary(archive, &plan[i])?;
+    }
+    for p in plan.iter_mut() {
+        if let What::Symlink { target } = &mut p.what {
+            *target = read_link_target(archive, p.index, &p.path, limits)?;
+            links::check(&tree, &p.path, target, limits)?;
+        }
+    }
+    plan.sort_by_key(|p| p.header_start);
+    Ok(plan)
+}
+
+/// Every check that needs only the central directory: names, types, methods, declared
+/// sizes and ratios, the tree. What needs the local headers or entry data (overlaps, LZMA
+/// dictionaries, symlink targets) is the caller's.
+pub(crate) fn check_central<R: Read + Seek>(archive: &ZipArchive<R>, limits: &Limits) -> Result<Central> {
     let count = archive.len();
     if count as u64 > limits.max_entries {
         return Err(too_many_entries(count as u64, limits));
@@ -104,6 +140,7 @@ fn validate<R: Read + Seek>(archive: &mut ZipArchive<R>, limits: &Limits) -> Res
     let mut tree = Tree::new();
     let mut plan = Vec::with_capacity(count);
     let mut declared_total: u64 = 0;
+    let mut compressed_total: u64 = 0;
     let mut lzma = Vec::new();
     for index in 0..count {
         let entry = archive
@@ -118,11 +155,23 @@ fn validate<R: Read + Seek>(archive: &mut ZipArchive<R>, limits: &Limits) -> Res
         }
         let name = entry.name().map_err(|e| {
             Error::unsafe_archive(format!(
-                "entry name `{}` cannot be decoded: {e}",
-                escape_bytes(raw)
+                "entry name `{}` cannot be decoded: {}",
+                escape_bytes(raw),
+                escape(&e.to_string())
             ))
         })?;
         if names::is_macos_metadata(&name) {
+            plan.push(Planned {
+                index,
+                path: String::new(),
+                what: What::Skip,
+                header_start: entry.header_start(),
+                size: entry.size(),
+                compressed: entry.compressed_size(),
+                method: entry.compression(),
+                crc32: entry.crc32(),
+                name_raw: raw.into(),
+            });
             continue;
         }
         if entry.encrypted() {
@@ -153,11 +202,13 @@ fn validate<R: Read + Seek>(archive: &mut ZipArchive<R>, limits: &Limits) -> Res
             What::Dir => Kind::Dir,
             What::File { .. } => Kind::File,
             What::Symlink { .. } => Kind::Symlink,
+            What::Skip => unreachable!("classify() never yields Skip"),
         };
         tree.insert(&parsed.path, kind)?;
         let (size, compressed) = (entry.size(), entry.compressed_size());
         if kind != Kind::Dir {
             declared_total = declared_total.saturating_add(size);
+            compressed_total = compressed_total.saturating_add(compressed);
             if declared_total > limits.max_unpacked_bytes {
                 return Err(Error::limit(format!(
                     "the archive declares more than the limit of {} unpacked bytes",
@@ -183,28 +234,26 @@ fn validate<R: Read + Seek>(archive: &mut ZipArchive<R>, limits: &Limits) -> Res
             header_start: entry.header_start(),
             size,
             compressed,
+            method,
+            crc32: entry.crc32(),
+            name_raw: raw.into(),
         });
     }
-
-    match archive.has_overlapping_entries() {
-        Ok(false) => {}
-        Ok(true) => return Err(overlap_error(archive)),
-        Err(e) => return Err(entry_error(e, "?").context("reading the local headers")),
+    // The ratio limit per entry misses many small entries of zeros (each under the floor):
+    // 1024 entries of 1 MiB make 1 GiB from 1 MB. The same limit applies to the totals.
+    // Writing more than an entry declares is an integrity error, and with no overlap the
+    // compressed sizes fit in the archive, so neither side of the ratio can be inflated.
+    let ratio = limits.max_compression_ratio;
+    if declared_total > RATIO_FLOOR && declared_total > compressed_total.max(1).saturating_mul(ratio) {
+        return Err(Error::limit(format!(
+            "the archive's entries declare {declared_total} bytes from {compressed_total} \
+             compressed, a ratio above the limit of {ratio}"
+        )));
     }
-    for &i in &lzma {
-        check_lzma_dictionary(archive, &plan[i])?;
-    }
-    for p in plan.iter_mut() {
-        if let What::Symlink { target } = &mut p.what {
-            *target = read_link_target(archive, p.index, &p.path, limits)?;
-            links::check(&tree, &p.path, target, limits)?;
-        }
-    }
-    plan.sort_by_key(|p| p.header_start);
-    Ok(plan)
+    Ok(Central { plan, tree, lzma })
 }
 
-fn too_many_entries(count: u64, limits: &Limits) -> Error {
+pub(crate) fn too_many_entries(count: u64, limits: &Limits) -> Error {
     Error::limit(format!(
         "the archive declares {count} entries, more than the limit of {}",
         limits.max_entries
@@ -353,21 +402,26 @@ fn sniff<R: Read + Seek>(src: &mut SeekBuf<R>) -> Result<Vec<u8>> {
 }
 
 fn open_error(e: ZipError, head: &[u8]) -> Error {
+    // The crate's messages may quote archive bytes: escape them like any archive text.
+    let shown = |e: &dyn std::fmt::Display| escape(&e.to_string());
     match e {
         ZipError::UnsupportedArchive(m) => {
-            Error::unsupported(format!("unsupported zip archive: {m}"))
+            Error::unsupported(format!("unsupported zip archive: {}", shown(&m)))
         }
         // The crate reports split archives from two places, one of them as "invalid".
         ZipError::InvalidArchive(m) if m.to_ascii_lowercase().contains("multi-disk") => {
-            Error::unsupported(format!("unsupported zip archive: {m}"))
+            Error::unsupported(format!("unsupported zip archive: {}", shown(&m)))
         }
         ZipError::Io(io) if io.raw_os_error().is_some() => Error::io("reading the archive", io),
         e if head.is_empty() => {
-            Error::integrity(format!("the object is empty, not a zip archive ({e})"))
+            Error::integrity(format!("the object is empty, not a zip archive ({})", shown(&e)))
         }
-        e if head.starts_with(b"PK") => Error::integrity(format!("corrupt zip archive: {e}")),
+        e if head.starts_with(b"PK") => {
+            Error::integrity(format!("corrupt zip archive: {}", shown(&e)))
+        }
         e => Error::integrity(format!(
-            "the object is not a zip archive ({e}); it starts with \"{}\"",
+            "the object is not a zip archive ({}); it starts with \"{}\"",
+            shown(&e),
             shown_prefix(head)
         )),
     }
@@ -395,8 +449,9 @@ fn entry_error(e: ZipError, path: &str) -> Error {
             Error::unsupported(format!("entry `{}` is encrypted", escape(path)))
         }
         e => Error::integrity(format!(
-            "corrupt zip archive at entry `{}`: {e}",
-            escape(path)
+            "corrupt zip archive at entry `{}`: {}",
+            escape(path),
+            escape(&e.to_string())
         )),
     }
 }
@@ -411,7 +466,11 @@ fn read_error(e: io::Error, path: &str) -> Error {
     if e.to_string().contains("Invalid checksum") {
         return Error::integrity(format!("CRC-32 mismatch in entry `{}`", escape(path)));
     }
-    Error::integrity(format!("entry `{}` is corrupt: {e}", escape(path)))
+    Error::integrity(format!(
+        "entry `{}` is corrupt: {}",
+        escape(path),
+        escape(&e.to_string())
+    ))
 }
 
 #[cfg(test)]

@@ -57,6 +57,21 @@ pub struct DownloadOptions {
     pub max_bytes: u64,
     /// Progress is reported each time this many more bytes arrived.
     pub progress_every: u64,
+    /// Ask for part of the object only. A store that ignores the range and answers 200 is
+    /// accepted: the sink then receives the whole object (see [`DownloadOutcome::range_start`]).
+    pub range: Option<ByteRange>,
+    /// Sent as `If-Match` on the first request, so a part fetched later belongs to the same
+    /// object as an earlier one; a store answering 412 fails the download.
+    pub if_match: Option<String>,
+}
+
+/// A part of the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// The last `n` bytes (all of them if the object is shorter).
+    Suffix(u64),
+    /// Bytes `start..end` (end exclusive, clamped by the store to the object's size).
+    Span { start: u64, end: u64 },
 }
 
 impl DownloadOptions {
@@ -71,6 +86,8 @@ impl DownloadOptions {
             retry: RetryPolicy::default(),
             max_bytes: u64::MAX,
             progress_every: 1 << 20,
+            range: None,
+            if_match: None,
         }
     }
 }
@@ -87,6 +104,9 @@ pub struct DownloadOutcome {
     pub etag: Option<String>,
     /// Body reads (host calls in wasm), for tuning.
     pub reads: u64,
+    /// Where in the object the bytes handed to the sink start, when they are only part of
+    /// it; `None` when the sink received the whole object.
+    pub range_start: Option<u64>,
 }
 
 /// Why one attempt did not finish the download.
@@ -102,7 +122,12 @@ enum Failure {
 struct Copy {
     written: u64,
     reads: u64,
+    /// Object offset of the copy's first byte (non-zero only for a part).
+    base: u64,
+    /// Bytes this copy will hold when complete (the part's length, or the object's size).
     total: Option<u64>,
+    /// The whole object's size, when the store said.
+    object_size: Option<u64>,
     etag: Option<String>,
     verifier: Option<Verifier>,
     expected: Option<Expected>,
@@ -110,7 +135,12 @@ struct Copy {
 
 impl Copy {
     fn empty() -> Self {
-        Copy { written: 0, reads: 0, total: None, etag: None, verifier: None, expected: None }
+        Copy { written: 0, reads: 0, base: 0, total: None, object_size: None, etag: None, verifier: None, expected: None }
+    }
+
+    /// A part of the object rather than all of it.
+    fn partial(&self) -> bool {
+        self.base > 0 || matches!((self.total, self.object_size), (Some(t), Some(o)) if t < o)
     }
 }
 
@@ -208,13 +238,15 @@ pub fn download<T: Transport, S: Store + ?Sized, Z: Sleeper + ?Sized>(
         None => None,
     };
     progress(copy.written, copy.total);
+    let range_start = copy.partial().then_some(copy.base);
     Ok(DownloadOutcome {
         bytes: copy.written,
-        object_size: copy.total.unwrap_or(copy.written),
+        object_size: copy.object_size.or(copy.total).unwrap_or(copy.written),
         retries,
         verified,
         etag: copy.etag,
         reads: copy.reads,
+        range_start,
     })
 }
 
@@ -254,7 +286,12 @@ fn attempt<T: Transport, S: Store + ?Sized>(
     if resuming {
         match &copy.etag {
             Some(etag) => {
-                req.set_header("Range", format!("bytes={}-", copy.written));
+                let from = copy.base + copy.written;
+                let range = match copy.total.filter(|_| copy.partial()) {
+                    Some(len) => format!("bytes={from}-{}", copy.base + len - 1),
+                    None => format!("bytes={from}-"),
+                };
+                req.set_header("Range", range);
                 req.set_header("If-Match", etag.clone());
             }
             // Without an ETag there is no way to know the rest belongs to the same object.
@@ -264,6 +301,16 @@ fn attempt<T: Transport, S: Store + ?Sized>(
         }
     }
     let resuming = copy.written > 0;
+    if !resuming {
+        match opts.range {
+            Some(ByteRange::Suffix(n)) => req.set_header("Range", format!("bytes=-{n}")),
+            Some(ByteRange::Span { start, end }) => req.set_header("Range", format!("bytes={start}-{}", end.saturating_sub(1))),
+            None => {}
+        }
+        if let Some(etag) = &opts.if_match {
+            req.set_header("If-Match", etag.clone());
+        }
+    }
     let same_host = target.scheme == origin.scheme && target.authority == origin.authority;
     if same_host {
         store.sign(&mut req).map_err(Failure::Fatal)?;
@@ -282,15 +329,22 @@ fn attempt<T: Transport, S: Store + ?Sized>(
             }
             start_copy(store, &head.headers, copy, opts)?;
         }
-        Class::Partial => {
-            if !resuming {
+        Class::Partial if !resuming => {
+            let Some(want) = opts.range else {
                 return Err(Failure::Fatal(
                     Error::integrity("the store answered a plain GET with 206 Partial Content").with_status(status),
                 ));
-            }
+            };
+            start_part(store, &head.headers, want, copy, opts)?;
+        }
+        Class::Partial => {
             let range = head.headers.get("content-range").and_then(parse_content_range);
             let consistent = match range {
-                Some(r) => r.start == copy.written && (copy.total.is_none() || r.total.is_none() || r.total == copy.total),
+                Some(r) => {
+                    r.start == copy.base + copy.written
+                        && (copy.object_size.is_none() || r.total.is_none() || r.total == copy.object_size)
+                        && (!copy.partial() || copy.total.is_none_or(|t| r.end == copy.base + t - 1))
+                }
                 None => false,
             };
             if !consistent {
@@ -302,6 +356,7 @@ fn attempt<T: Transport, S: Store + ?Sized>(
             }
             if copy.total.is_none() {
                 copy.total = range.and_then(|r| r.total);
+                copy.object_size = copy.total;
             }
         }
         Class::Redirect => return redirect(store, &head.headers, status, &mut body, opts, target).map(Step::Redirect),
@@ -338,7 +393,53 @@ fn start_copy<S: Store + ?Sized>(store: &S, headers: &Headers, copy: &mut Copy, 
     let expected = store.crc64(headers).map(Expected::Crc64).or_else(|| {
         etag.as_deref().filter(|_| store.etag_is_md5(headers)).and_then(md5_from_etag).map(Expected::Md5)
     });
-    *copy = Copy { written: 0, reads: copy.reads, total, etag, verifier: expected.map(Verifier::new), expected };
+    *copy = Copy { written: 0, reads: copy.reads, base: 0, total, object_size: total, etag, verifier: expected.map(Verifier::new), expected };
+    Ok(())
+}
+
+/// Records what a 206 answering our own range request says, and checks it is the part we
+/// asked for. A part that happens to be the whole object is verified like a 200.
+fn start_part<S: Store + ?Sized>(store: &S, headers: &Headers, want: ByteRange, copy: &mut Copy, opts: &DownloadOptions) -> std::result::Result<(), Failure> {
+    let bad = |why: String| Failure::Fatal(Error::integrity(why).with_status(206));
+    let shown = headers.get("content-range").unwrap_or("").to_string();
+    let Some(r) = headers.get("content-range").and_then(parse_content_range) else {
+        return Err(bad(format!("the store answered a range request with an unusable Content-Range {:?}", escape(&shown))));
+    };
+    let Some(object) = r.total else {
+        return Err(bad(format!("the store's Content-Range {:?} does not give the object's size", escape(&shown))));
+    };
+    if object > opts.max_bytes {
+        return Err(Failure::Fatal(Error::limit(format!(
+            "the object is {object} bytes, more than the download limit of {} bytes",
+            opts.max_bytes
+        ))));
+    }
+    let (want_start, want_end) = match want {
+        ByteRange::Suffix(n) => (object.saturating_sub(n), object),
+        ByteRange::Span { start, end } => (start, end.min(object)),
+    };
+    if r.start != want_start || r.end + 1 != want_end || r.end < r.start {
+        return Err(bad(format!("the store answered a range request with bytes {:?}, not {want_start}-{}", escape(&shown), want_end.saturating_sub(1))));
+    }
+    let etag = headers.get("etag").and_then(strong_etag).map(str::to_string);
+    let whole = r.start == 0 && r.end + 1 == object;
+    let expected = if whole {
+        store.crc64(headers).map(Expected::Crc64).or_else(|| {
+            etag.as_deref().filter(|_| store.etag_is_md5(headers)).and_then(md5_from_etag).map(Expected::Md5)
+        })
+    } else {
+        None
+    };
+    *copy = Copy {
+        written: 0,
+        reads: copy.reads,
+        base: r.start,
+        total: Some(r.end - r.start + 1),
+        object_size: Some(object),
+        etag,
+        verifier: expected.map(Verifier::new),
+        expected,
+    };
     Ok(())
 }
 
@@ -368,7 +469,7 @@ fn stream_body<B: Body>(
                 "the store sent more bytes than the {total} it announced"
             ))));
         }
-        if after > opts.max_bytes {
+        if copy.base + after > opts.max_bytes {
             return Err(Failure::Fatal(Error::limit(format!(
                 "the download passed the limit of {} bytes",
                 opts.max_bytes

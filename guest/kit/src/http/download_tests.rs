@@ -88,7 +88,7 @@ fn plain_download_streams_signs_and_verifies_md5() {
     let r = run(vec![Reply::chunked(200, &[("Content-Length", &len), ("ETag", &etag)], vec![d[..1000].to_vec(), d[1000..].to_vec()], None)]);
     let o = r.result.unwrap();
     assert_eq!(r.out, d);
-    assert_eq!(o, DownloadOutcome { bytes: 3000, object_size: 3000, retries: 0, verified: Some("md5-etag"), etag: Some(etag), reads: 3 });
+    assert_eq!(o, DownloadOutcome { bytes: 3000, object_size: 3000, retries: 0, verified: Some("md5-etag"), etag: Some(etag), reads: 3, range_start: None });
     let req = &r.t.requests[0];
     assert_eq!(req.url(), "https://b.store.example/k.zip");
     assert_eq!(req.header("authorization"), Some("TEST sig"));

@@ -17,8 +17,8 @@ pub mod types;
 #[cfg(target_family = "wasm")]
 pub mod wasi;
 
-pub use download::{download, DownloadOptions, DownloadOutcome, Store};
-pub use sink::{FileSink, Sink};
+pub use download::{download, ByteRange, DownloadOptions, DownloadOutcome, Store};
+pub use sink::{FileSink, Sink, SpillSink, Spilled};
 pub use small::{fetch_small, SmallResponse};
 pub use transport::{Body, Transport};
 pub use types::{Headers, Method, Request, ResponseHead, Scheme, Timeouts, TransportError, TransportErrorKind};

@@ -64,6 +64,71 @@ impl Sink for FileSink {
     }
 }
 
+/// Keeps what arrives in memory up to `cap` bytes and moves it to a file beyond that, so a
+/// small object never touches the disk and a large one never fills memory. The file is
+/// created (empty) up front, where a plain download would have created it.
+pub struct SpillSink {
+    mem: Vec<u8>,
+    cap: usize,
+    path: std::path::PathBuf,
+    file: FileSink,
+    spilled: bool,
+}
+
+/// Where a [`SpillSink`]'s bytes ended up.
+pub enum Spilled {
+    Memory(Vec<u8>),
+    File(std::path::PathBuf),
+}
+
+impl SpillSink {
+    pub fn create(cap: usize, path: impl Into<std::path::PathBuf>) -> io::Result<Self> {
+        let path = path.into();
+        let file = FileSink::new(File::create(&path)?);
+        Ok(SpillSink { mem: Vec::new(), cap, path, file, spilled: false })
+    }
+
+    pub fn into_inner(self) -> Spilled {
+        if self.spilled {
+            Spilled::File(self.path)
+        } else {
+            Spilled::Memory(self.mem)
+        }
+    }
+}
+
+impl Sink for SpillSink {
+    fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.spilled {
+            return self.file.write_chunk(data);
+        }
+        if self.mem.len() + data.len() <= self.cap {
+            self.mem.extend_from_slice(data);
+            return Ok(());
+        }
+        self.spilled = true;
+        self.file.write_chunk(&self.mem)?;
+        self.mem = Vec::new();
+        self.file.write_chunk(data)
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        self.mem.clear();
+        if self.spilled {
+            self.spilled = false;
+            self.file.restart()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if self.spilled {
+            self.file.finish()?;
+        }
+        Ok(())
+    }
+}
+
 impl Sink for Vec<u8> {
     fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
         self.extend_from_slice(data);
@@ -82,6 +147,26 @@ impl Sink for Vec<u8> {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn spill_sink_moves_to_a_file_past_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("obj");
+        let mut s = SpillSink::create(10, &path).unwrap();
+        s.write_chunk(b"0123").unwrap();
+        s.write_chunk(b"456789").unwrap();
+        s.finish().unwrap();
+        assert!(matches!(s.into_inner(), Spilled::Memory(m) if m == b"0123456789"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+
+        let mut s = SpillSink::create(10, &path).unwrap();
+        s.write_chunk(b"0123456").unwrap();
+        s.write_chunk(b"789ab").unwrap();
+        s.write_chunk(b"c").unwrap();
+        s.finish().unwrap();
+        assert!(matches!(s.into_inner(), Spilled::File(p) if p == path));
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123456789abc");
+    }
 
     #[test]
     fn file_sink_buffers_restarts_and_finishes() {

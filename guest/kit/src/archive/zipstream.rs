@@ -1,0 +1,541 @@
+//! Zip extraction while the archive downloads: the central directory is fetched first (the
+//! object's tail), checked completely, and then the entries are inflated and written as
+//! their bytes stream past, in one pass, with no copy of the archive on disk or in memory.
+//!
+//! The same rules as [`super::extract_zip`] apply and the central directory is parsed by the
+//! same zip crate with the same checks ([`super::unzip::check_central`]). What
+//! `extract_zip` checks up front from the local headers happens here as each one arrives,
+//! before its entry is written:
+//! - overlaps: entries are visited in header order, and an entry whose local header starts
+//!   before the previous entry's data ended, or whose data runs into the central directory,
+//!   is `unsafe-archive`;
+//! - symlink targets are read from the stream, checked against the complete tree, and the
+//!   links created last, as always.
+//!
+//! Integrity without a whole-object checksum: every byte written is covered by its entry's
+//! CRC-32 and declared size; each local header must carry the central directory's name for
+//! the entry (so a damaged name cannot go unnoticed); and the bytes of the tail that the
+//! body download covers again must be identical. Only stored and deflated entries stream;
+//! [`prepare`] answers [`Prepared::NotStreamable`] for anything else, and the caller uses the
+//! file-based extractor.
+
+use std::cell::Cell;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::rc::Rc;
+
+use flate2::{Decompress, FlushDecompress, Status};
+use zip::{CompressionMethod, ZipArchive};
+
+use super::links;
+use super::output::{FileSpec, OpenFile, Output};
+use super::tree::Tree;
+use super::unzip::{check_central, too_many_entries, What};
+use super::{eocd, ExtractStats};
+use crate::http::Sink;
+use crate::text::{escape, escape_bytes};
+use crate::{Error, Limits, Result};
+
+const LOCAL_SIG: [u8; 4] = [b'P', b'K', 3, 4];
+const LOCAL_FIXED: usize = 30;
+/// Inflated bytes are gathered into writes of up to this size.
+const OUT_BUFFER: usize = 1 << 20;
+
+/// The end of the object, as fetched with a suffix range.
+pub struct Tail<'t> {
+    pub bytes: &'t [u8],
+    /// Object offset of `bytes[0]`.
+    pub start: u64,
+    /// The object's size.
+    pub total: u64,
+}
+
+/// What [`prepare`] found.
+pub enum Prepared {
+    /// Ready to stream the object's bytes `0..body_end()` into a [`ZipStream`].
+    Plan(Plan),
+    /// The central directory reaches below the tail: fetch from this offset and try again.
+    NeedFrom(u64),
+    /// Use the file-based extractor (the reason is for the logs).
+    NotStreamable(String),
+}
+
+struct Entry {
+    path: String,
+    what: What,
+    header_start: u64,
+    size: u64,
+    compressed: u64,
+    deflated: bool,
+    crc32: u32,
+    name_raw: Box<[u8]>,
+}
+
+/// The checked central directory, entries in the order their data appears.
+pub struct Plan {
+    entries: Vec<Entry>,
+    tree: Tree,
+    directory_start: u64,
+    tail: Vec<u8>,
+    tail_start: u64,
+}
+
+impl Plan {
+    /// Where the entries' data ends: the body download can stop here.
+    pub fn body_end(&self) -> u64 {
+        self.directory_start
+    }
+
+    pub fn entries(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Reads the tail as if it were the object, noting the lowest offset asked for below it
+/// (shared, because a failed parse consumes the reader).
+struct TailReader<'t> {
+    tail: &'t Tail<'t>,
+    pos: u64,
+    missed: Rc<Cell<Option<u64>>>,
+}
+
+impl Read for TailReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.tail.start {
+            let at = self.missed.get().map_or(self.pos, |m| m.min(self.pos));
+            self.missed.set(Some(at));
+            return Err(io::Error::other("outside the fetched tail"));
+        }
+        let at = (self.pos - self.tail.start) as usize;
+        let n = out.len().min(self.tail.bytes.len().saturating_sub(at));
+        out[..n].copy_from_slice(&self.tail.bytes[at..at + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for TailReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let end = self.tail.total;
+        let at = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => end.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = at.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+/// Parses and checks the central directory held in `tail`.
+pub fn prepare(tail: &Tail<'_>, limits: &Limits) -> Result<Prepared> {
+    let missed = Rc::new(Cell::new(None));
+    let mut reader = TailReader { tail, pos: tail.start, missed: missed.clone() };
+    let declared = eocd::max_declared_entries(&mut reader);
+    if let Some(at) = missed.get() {
+        return Ok(Prepared::NeedFrom(at));
+    }
+    let declared = declared.map_err(|e| Error::io("reading the archive's end records", e))?;
+    if declared > limits.max_entries {
+        return Err(too_many_entries(declared, limits));
+    }
+    reader.pos = tail.start;
+    let parsed = ZipArchive::new(reader);
+    // The crate may swallow a read error and report something else: the miss decides.
+    if let Some(at) = missed.get() {
+        return Ok(Prepared::NeedFrom(at));
+    }
+    let archive = match parsed {
+        Ok(a) => a,
+        Err(e) => return Ok(Prepared::NotStreamable(format!("the end of the object does not parse as a zip: {e}"))),
+    };
+    let central = check_central(&archive, limits)?;
+    let mut entries = Vec::with_capacity(central.plan.len());
+    for p in central.plan {
+        let deflated = match p.method {
+            CompressionMethod::Deflated => true,
+            CompressionMethod::Stored => false,
+            // Never decoded: any method is fine for bytes that are only skipped.
+            _ if matches!(p.what, What::Skip | What::Dir) => false,
+            other => return Ok(Prepared::NotStreamable(format!("entry `{}` uses {other}, which is not streamed", escape(&p.path)))),
+        };
+        entries.push(Entry {
+            path: p.path,
+            what: p.what,
+            header_start: p.header_start,
+            size: p.size,
+            compressed: p.compressed,
+            deflated,
+            crc32: p.crc32,
+            name_raw: p.name_raw,
+        });
+    }
+    entries.sort_by_key(|e| e.header_start);
+    Ok(Prepared::Plan(Plan {
+        entries,
+        tree: central.tree,
+        directory_start: archive.central_directory_start(),
+        tail: tail.bytes.to_vec(),
+        tail_start: tail.start,
+    }))
+}
+
+enum State {
+    /// Before the header of `entries[next]` (or past the last entry).
+    Seek,
+    /// Collecting a local header: the fixed part, then name and extra fields.
+    Header { need: usize },
+    /// `left` compressed bytes of the current entry still to come.
+    Data { left: u64 },
+}
+
+/// Where the current entry's inflated bytes go.
+enum Dest {
+    File(OpenFile),
+    Link(Vec<u8>),
+    Discard,
+}
+
+/// A [`Sink`] that extracts the archive described by a [`Plan`] from the object's bytes
+/// `0..plan.body_end()` as they arrive.
+pub struct ZipStream<'a> {
+    plan: Plan,
+    limits: &'a Limits,
+    out: Output<'a>,
+    next: usize,
+    pos: u64,
+    state: State,
+    header: Vec<u8>,
+    inflater: Decompress,
+    crc: Crc32,
+    produced: u64,
+    obuf: Vec<u8>,
+    filled: usize,
+    dest: Dest,
+    error: Option<Error>,
+    restarted: bool,
+}
+
+impl<'a> ZipStream<'a> {
+    pub fn new(plan: Plan, target: &Path, limits: &'a Limits, progress: &'a mut dyn FnMut(u64, u64)) -> Result<Self> {
+        Ok(ZipStream {
+            plan,
+            limits,
+            out: Output::new(target, limits, progress)?,
+            next: 0,
+            pos: 0,
+            state: State::Seek,
+            header: Vec::with_capacity(LOCAL_FIXED + 256),
+            inflater: Decompress::new(false),
+            crc: Crc32(0),
+            produced: 0,
+            obuf: vec![0; OUT_BUFFER],
+            filled: 0,
+            dest: Dest::Discard,
+            error: None,
+            restarted: false,
+        })
+    }
+
+    /// The archive error that stopped the stream, if one did (the download engine only sees
+    /// that the sink failed).
+    pub fn take_error(&mut self) -> Option<Error> {
+        self.error.take()
+    }
+
+    /// Whether the download had to start over, which a stream cannot (the object changed).
+    pub fn restarted(&self) -> bool {
+        self.restarted
+    }
+
+    /// Checks every entry was extracted, creates the symlinks, returns the totals.
+    pub fn finish_extract(self) -> Result<ExtractStats> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.next < self.plan.entries.len() || !matches!(self.state, State::Seek) {
+            let e = &self.plan.entries[self.next.min(self.plan.entries.len() - 1)];
+            return Err(Error::integrity(format!("the download ended before the data of entry `{}`", shown(e))));
+        }
+        self.out.finish()
+    }
+
+    fn push(&mut self, mut data: &[u8]) -> Result<()> {
+        self.check_tail(data)?;
+        while !data.is_empty() {
+            match self.state {
+                State::Seek => {
+                    let Some(e) = self.plan.entries.get(self.next) else {
+                        // Data descriptors or padding before the central directory.
+                        self.pos += data.len() as u64;
+                        return Ok(());
+                    };
+                    if self.pos > e.header_start {
+                        return Err(Error::unsafe_archive(format!(
+                            "entry `{}` starts inside the previous entry's data (a zip bomb shares compressed data this way)",
+                            shown(e)
+                        )));
+                    }
+                    let gap = ((e.header_start - self.pos).min(data.len() as u64)) as usize;
+                    if gap > 0 {
+                        data = &data[gap..];
+                        self.pos += gap as u64;
+                        continue;
+                    }
+                    self.header.clear();
+                    self.state = State::Header { need: LOCAL_FIXED };
+                }
+                State::Header { need } => {
+                    let n = (need - self.header.len()).min(data.len());
+                    self.header.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                    self.pos += n as u64;
+                    if self.header.len() == need {
+                        self.header_part_done(need)?;
+                    }
+                }
+                State::Data { left } => {
+                    let n = (left.min(data.len() as u64)) as usize;
+                    self.entry_data(&data[..n])?;
+                    data = &data[n..];
+                    self.pos += n as u64;
+                    let left = left - n as u64;
+                    self.state = State::Data { left };
+                    if left == 0 {
+                        self.end_entry()?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes the tail already holds must come again unchanged.
+    fn check_tail(&self, data: &[u8]) -> Result<()> {
+        let (start, end) = (self.pos, self.pos + data.len() as u64);
+        let tail_end = self.plan.tail_start + self.plan.tail.len() as u64;
+        let (from, to) = (start.max(self.plan.tail_start), end.min(tail_end));
+        if from < to {
+            let mine = &data[(from - start) as usize..(to - start) as usize];
+            let theirs = &self.plan.tail[(from - self.plan.tail_start) as usize..(to - self.plan.tail_start) as usize];
+            if mine != theirs {
+                return Err(Error::integrity(format!(
+                    "bytes {from}..{to} of the object differ between two requests: the object changed or was damaged in transit"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn header_part_done(&mut self, need: usize) -> Result<()> {
+        let e = &self.plan.entries[self.next];
+        if need == LOCAL_FIXED {
+            if self.header[..4] != LOCAL_SIG {
+                return Err(Error::integrity(format!(
+                    "corrupt zip archive: no local header where the central directory places entry `{}`",
+                    shown(e)
+                )));
+            }
+            let name_len = u16::from_le_bytes([self.header[26], self.header[27]]) as usize;
+            let extra_len = u16::from_le_bytes([self.header[28], self.header[29]]) as usize;
+            let full = LOCAL_FIXED + name_len + extra_len;
+            if full > need {
+                self.state = State::Header { need: full };
+                return Ok(());
+            }
+        }
+        let name_len = u16::from_le_bytes([self.header[26], self.header[27]]) as usize;
+        if self.header[LOCAL_FIXED..LOCAL_FIXED + name_len] != *e.name_raw {
+            return Err(Error::integrity(format!(
+                "corrupt zip archive: the local header of entry `{}` names `{}`",
+                shown(e),
+                escape_bytes(&self.header[LOCAL_FIXED..LOCAL_FIXED + name_len])
+            )));
+        }
+        let data_end = self.pos.checked_add(e.compressed);
+        if data_end.is_none_or(|end| end > self.plan.directory_start) {
+            return Err(Error::unsafe_archive(format!("the data of entry `{}` overlaps the central directory", shown(e))));
+        }
+        let compressed = e.compressed;
+        self.begin_entry()?;
+        self.state = State::Data { left: compressed };
+        if compressed == 0 {
+            self.end_entry()?;
+        }
+        Ok(())
+    }
+
+    fn begin_entry(&mut self) -> Result<()> {
+        let e = &self.plan.entries[self.next];
+        self.crc = Crc32(0);
+        self.produced = 0;
+        self.filled = 0;
+        if e.deflated {
+            self.inflater.reset(false);
+        }
+        self.dest = match &e.what {
+            What::File { executable } => {
+                let spec = FileSpec { path: &e.path, declared: Some(e.size), compressed: Some(e.compressed), executable: *executable };
+                Dest::File(self.out.begin_file(&spec)?)
+            }
+            What::Symlink { .. } => Dest::Link(Vec::new()),
+            What::Dir => {
+                self.out.dir(&e.path)?;
+                Dest::Discard
+            }
+            What::Skip => Dest::Discard,
+        };
+        Ok(())
+    }
+
+    fn entry_data(&mut self, mut input: &[u8]) -> Result<()> {
+        if matches!(self.dest, Dest::Discard) {
+            return Ok(());
+        }
+        if !self.plan.entries[self.next].deflated {
+            return self.emit_direct(input);
+        }
+        loop {
+            let (in_before, out_before) = (self.inflater.total_in(), self.inflater.total_out());
+            let status = self
+                .inflater
+                .decompress(input, &mut self.obuf[self.filled..], FlushDecompress::None)
+                .map_err(|err| self.corrupt(&err.to_string()))?;
+            let consumed = (self.inflater.total_in() - in_before) as usize;
+            let made = (self.inflater.total_out() - out_before) as usize;
+            input = &input[consumed..];
+            self.filled += made;
+            if self.filled == self.obuf.len() {
+                self.flush()?;
+            }
+            if status == Status::StreamEnd || (input.is_empty() && self.filled < self.obuf.len()) || (consumed == 0 && made == 0) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stored data goes straight out (no copy); tiny pieces are gathered first.
+    fn emit_direct(&mut self, input: &[u8]) -> Result<()> {
+        if self.filled + input.len() <= self.obuf.len() {
+            self.obuf[self.filled..self.filled + input.len()].copy_from_slice(input);
+            self.filled += input.len();
+            return Ok(());
+        }
+        self.flush()?;
+        self.consume(input)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.filled == 0 {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.obuf);
+        let r = self.consume(&buf[..self.filled]);
+        self.obuf = buf;
+        self.filled = 0;
+        r
+    }
+
+    /// Inflated bytes of the current entry: counted, checksummed, written.
+    fn consume(&mut self, bytes: &[u8]) -> Result<()> {
+        self.crc.update(bytes);
+        self.produced += bytes.len() as u64;
+        match &mut self.dest {
+            Dest::File(f) => self.out.write_file(f, bytes),
+            Dest::Link(v) => {
+                let cap = links::max_target_bytes(self.limits);
+                if v.len() + bytes.len() > cap {
+                    let e = &self.plan.entries[self.next];
+                    return Err(Error::limit(format!("symlink `{}` has a target longer than the limit of {cap} bytes", escape(&e.path))));
+                }
+                v.extend_from_slice(bytes);
+                Ok(())
+            }
+            Dest::Discard => Ok(()),
+        }
+    }
+
+    fn end_entry(&mut self) -> Result<()> {
+        self.flush()?;
+        let dest = std::mem::replace(&mut self.dest, Dest::Discard);
+        let e = &self.plan.entries[self.next];
+        if !matches!(dest, Dest::Discard) {
+            if self.produced != e.size {
+                return Err(Error::integrity(format!(
+                    "`{}` holds {} bytes but the archive declares {}",
+                    escape(&e.path),
+                    self.produced,
+                    e.size
+                )));
+            }
+            if self.crc.0 != e.crc32 {
+                return Err(Error::integrity(format!("CRC-32 mismatch in entry `{}`", escape(&e.path))));
+            }
+        }
+        match dest {
+            Dest::File(f) => self.out.end_file(f)?,
+            Dest::Link(bytes) => {
+                let target = String::from_utf8(bytes).map_err(|err| {
+                    Error::unsafe_archive(format!(
+                        "symlink `{}` has a target that is not UTF-8: `{}`",
+                        escape(&e.path),
+                        escape_bytes(err.as_bytes())
+                    ))
+                })?;
+                links::check(&self.plan.tree, &e.path, &target, self.limits)?;
+                let path = e.path.clone();
+                self.out.symlink(path, target);
+            }
+            Dest::Discard => {}
+        }
+        self.next += 1;
+        self.state = State::Seek;
+        Ok(())
+    }
+
+    fn corrupt(&self, why: &str) -> Error {
+        let e = &self.plan.entries[self.next];
+        Error::integrity(format!("entry `{}` is corrupt: {}", escape(&e.path), escape(why)))
+    }
+}
+
+/// Running CRC-32 (the zip polynomial). zlib-rs's braided table code: in a wasm guest,
+/// where no carry-less multiply exists, it beats crc32fast's slice-by-16 (measured with
+/// `cargo xtask bench`, see docs).
+struct Crc32(u32);
+
+impl Crc32 {
+    fn update(&mut self, data: &[u8]) {
+        self.0 = zlib_rs::crc32::crc32(self.0, data);
+    }
+}
+
+fn shown(e: &Entry) -> String {
+    if e.path.is_empty() {
+        escape_bytes(&e.name_raw)
+    } else {
+        escape(&e.path)
+    }
+}
+
+impl Sink for ZipStream<'_> {
+    fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.error.is_some() {
+            return Err(io::Error::other("the archive is invalid"));
+        }
+        self.push(data).map_err(|e| {
+            let shown = io::Error::other(e.message.clone());
+            self.error = Some(e);
+            shown
+        })
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        self.restarted = true;
+        Err(io::Error::other("the object changed during the download and a streamed extraction cannot start over"))
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

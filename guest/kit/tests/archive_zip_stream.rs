@@ -1,0 +1,129 @@
+//! The streamed zip extractor against the file-based one: same trees for valid archives in
+//! any chunking, and the same refusals for the hostile cases it must catch as bytes arrive.
+
+mod archive_support;
+
+use archive_support::*;
+use scheme_plugin_kit::archive::zipstream::{prepare, Prepared, Tail, ZipStream};
+use scheme_plugin_kit::archive::ExtractStats;
+use scheme_plugin_kit::http::Sink;
+use scheme_plugin_kit::{Error, ErrorKind, Limits};
+
+/// Fetches `tail` bytes of the end (more on demand, as the plugin does), then streams the
+/// body in `chunk`-sized pieces.
+fn stream(sb: &Sandbox, bytes: &[u8], tail: usize, chunk: usize, limits: &Limits) -> Result<ExtractStats, Error> {
+    let total = bytes.len() as u64;
+    let mut start = total.saturating_sub(tail as u64);
+    let plan = loop {
+        let view = Tail { bytes: &bytes[start as usize..], start, total };
+        match prepare(&view, limits)? {
+            Prepared::Plan(p) => break p,
+            Prepared::NeedFrom(at) => {
+                assert!(at < start, "NeedFrom must ask for more than the tail holds");
+                start = at;
+            }
+            Prepared::NotStreamable(why) => panic!("not streamable: {why}"),
+        }
+    };
+    let body_end = plan.body_end() as usize;
+    let mut progress = |_, _| {};
+    let mut s = ZipStream::new(plan, &sb.target, limits, &mut progress)?;
+    for piece in bytes[..body_end].chunks(chunk.max(1)) {
+        if s.write_chunk(piece).is_err() {
+            return Err(s.take_error().expect("a failed write leaves its archive error"));
+        }
+    }
+    s.finish().unwrap();
+    s.finish_extract()
+}
+
+fn sample() -> Vec<u8> {
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let text = b"def f(x):\n    return x * 2\n".repeat(2000);
+    raw_zip(&[
+        RawEntry::stored("pkg/", b"").mode(0o40755),
+        RawEntry::deflated("pkg/main.py", &text),
+        RawEntry::stored("pkg/data.bin", &big),
+        RawEntry::deflated("pkg/bin/run.sh", b"#!/bin/sh\necho hi\n").mode(0o100755),
+        RawEntry::stored("pkg/empty.txt", b""),
+        RawEntry::symlink("pkg/link.py", "main.py"),
+        RawEntry::stored("__MACOSX/pkg/._main.py", b"resource fork"),
+    ])
+}
+
+#[test]
+fn same_tree_as_the_file_extractor_in_any_chunking() {
+    let zip = sample();
+    let reference = Sandbox::new();
+    let want_stats = reference.unzip(&zip, &Limits::default()).unwrap();
+    let want = reference.tree();
+    for (tail, chunk) in [(1 << 20, 1 << 20), (1 << 20, 1), (1 << 20, 7), (100, 4096), (30, 65_536)] {
+        let sb = Sandbox::new();
+        let stats = stream(&sb, &zip, tail, chunk, &Limits::default()).unwrap_or_else(|e| panic!("tail {tail} chunk {chunk}: {e}"));
+        assert_eq!(sb.tree(), want, "tail {tail} chunk {chunk}");
+        assert_eq!(stats, want_stats, "tail {tail} chunk {chunk}");
+        sb.assert_nothing_outside();
+    }
+}
+
+#[test]
+fn entries_sharing_data_are_refused() {
+    let a = RawEntry::deflated("a.txt", &b"zeros".repeat(1000));
+    let mut b = a.clone().raw_name(b"b.txt");
+    b.write_local = false;
+    b.cd_offset = Some(0);
+    let zip = raw_zip(&[a, b]);
+    let e = stream(&Sandbox::new(), &zip, 1 << 20, 1000, &Limits::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
+}
+
+#[test]
+fn damaged_data_and_headers_are_integrity_errors() {
+    let text = b"hello world\n".repeat(100);
+    let mut bad_crc = RawEntry::deflated("a.txt", &text);
+    bad_crc.crc ^= 1;
+    let e = stream(&Sandbox::new(), &raw_zip(&[bad_crc]), 1 << 20, 10, &Limits::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(e.message.contains("CRC"), "{}", e.message);
+
+    let mut short = RawEntry::stored("b.txt", &text);
+    short.uncompressed += 1;
+    let e = stream(&Sandbox::new(), &raw_zip(&[short]), 1 << 20, 10, &Limits::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+
+    // The local header names another file than the central directory does.
+    let mut zip = raw_zip(&[RawEntry::stored("c.txt", b"abc")]);
+    zip[30] = b'x';
+    let e = stream(&Sandbox::new(), &zip, 1 << 20, 3, &Limits::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+}
+
+#[test]
+fn limits_hold_while_streaming() {
+    let zip = sample();
+    let limits = Limits { max_unpacked_bytes: 1000, ..Limits::default() };
+    let e = stream(&Sandbox::new(), &zip, 1 << 20, 4096, &limits).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitExceeded, "{e}");
+    let limits = Limits { max_entries: 3, ..Limits::default() };
+    let e = stream(&Sandbox::new(), &zip, 1 << 20, 4096, &limits).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitExceeded, "{e}");
+}
+
+#[test]
+fn escaping_symlinks_are_refused() {
+    let zip = raw_zip(&[RawEntry::stored("pkg/a.py", b"x"), RawEntry::symlink("pkg/l", "../../etc/passwd")]);
+    let sb = Sandbox::new();
+    let e = stream(&sb, &zip, 1 << 20, 64, &Limits::default()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
+    sb.assert_nothing_outside();
+}
+
+#[test]
+fn other_methods_are_left_to_the_file_extractor() {
+    let mut e = RawEntry::stored("a.bz2", b"not really bzip2");
+    e.method = 12;
+    let zip = raw_zip(&[e]);
+    let total = zip.len() as u64;
+    let view = Tail { bytes: &zip, start: 0, total };
+    assert!(matches!(prepare(&view, &Limits::default()).unwrap(), Prepared::NotStreamable(_)));
+}
