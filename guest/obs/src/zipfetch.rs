@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use scheme_plugin_kit::archive::zipstream::{self, Prepared, Tail, ZipStream};
 use scheme_plugin_kit::archive::{extract_zip, ExtractStats};
-use scheme_plugin_kit::http::{download, ByteRange, DownloadOutcome, Spilled, SpillSink, Transport};
+use scheme_plugin_kit::http::{download, ByteRange, DownloadOutcome, Sink, Spilled, SpillSink, Transport};
 use scheme_plugin_kit::retry::Sleeper;
 use scheme_plugin_kit::{Error, Limits, Result};
 
@@ -109,7 +109,7 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
         let extracted = match sink.into_inner() {
             Spilled::Memory(bytes) => {
                 let _ = fs::remove_file(&object);
-                extract_zip(std::io::Cursor::new(bytes), target, limits, &mut on_unpack)
+                extract_in_memory(bytes, target, limits, &mut on_unpack)
             }
             Spilled::File(path) => {
                 let file = File::open(&path).map_err(|e| Error::io("opening the downloaded object", e))?;
@@ -190,6 +190,23 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
         credential_source,
     };
     Ok(unpack_stats(stats, extracted, unpack_started))
+}
+
+/// A whole object held in memory goes through the streamed extractor too (one inflater
+/// reused for every entry, no per-entry reader set-up); what it cannot take goes to
+/// [`extract_zip`].
+fn extract_in_memory(bytes: Vec<u8>, target: &Path, limits: &Limits, on_unpack: &mut dyn FnMut(u64, u64)) -> Result<ExtractStats> {
+    let view = Tail { bytes: &bytes, start: 0, total: bytes.len() as u64 };
+    let plan = match zipstream::prepare(&view, limits)? {
+        Prepared::Plan(p) => p,
+        Prepared::NeedFrom(_) | Prepared::NotStreamable(_) => return extract_zip(std::io::Cursor::new(bytes), target, limits, on_unpack),
+    };
+    let body_end = plan.body_end() as usize;
+    let mut stream = ZipStream::new(plan, target, limits, on_unpack)?;
+    if let Err(e) = stream.write_chunk(&bytes[..body_end]) {
+        return Err(stream.take_error().unwrap_or_else(|| Error::io("unpacking", e)));
+    }
+    stream.finish_extract()
 }
 
 fn unpack_stats(download: DownloadStats, s: ExtractStats, unpack_started: Instant) -> UnpackStats {

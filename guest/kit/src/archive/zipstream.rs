@@ -490,6 +490,13 @@ impl<'a> ZipStream<'a> {
         }
         self.next += 1;
         self.state = State::Seek;
+        // Caught here, not when more bytes arrive: the body may end with this entry.
+        if let Some(n) = self.plan.entries.get(self.next).filter(|n| n.header_start < self.pos) {
+            return Err(Error::unsafe_archive(format!(
+                "entry `{}` starts inside the previous entry's data (a zip bomb shares compressed data this way)",
+                shown(n)
+            )));
+        }
         Ok(())
     }
 

@@ -409,3 +409,57 @@ fn progress_resets_the_failure_budget() {
     let r = run_with(vec![Reply::fail(TransportErrorKind::Connect), Reply::fail(TransportErrorKind::Connect)], o);
     assert!(r.result.is_err());
 }
+
+#[test]
+fn a_suffix_range_yields_the_tail_or_the_whole_object() {
+    let d = data(10_000);
+    let etag = md5_etag(&d);
+    let mut o = opts();
+    o.range = Some(ByteRange::Suffix(3000));
+    let r = run_with(vec![Reply::ok(206, &[("Content-Range", "bytes 7000-9999/10000"), ("ETag", &etag)], &d[7000..])], o.clone());
+    let out = r.result.unwrap();
+    assert_eq!(r.t.requests[0].header("range"), Some("bytes=-3000"));
+    assert_eq!(r.out, &d[7000..]);
+    assert_eq!((out.bytes, out.object_size, out.range_start, out.verified), (3000, 10_000, Some(7000), None));
+
+    // A store that ignores the range sends everything, verified like any full download.
+    let len = d.len().to_string();
+    let r = run_with(vec![Reply::ok(200, &[("Content-Length", &len), ("ETag", &etag)], &d)], o.clone());
+    let out = r.result.unwrap();
+    assert_eq!(r.out, d);
+    assert_eq!((out.range_start, out.verified), (None, Some("md5-etag")));
+
+    // A suffix longer than the object is the whole object: verified too.
+    let small = data(100);
+    let small_etag = md5_etag(&small);
+    let r = run_with(vec![Reply::ok(206, &[("Content-Range", "bytes 0-99/100"), ("ETag", &small_etag)], &small)], o.clone());
+    let out = r.result.unwrap();
+    assert_eq!((out.range_start, out.verified, out.object_size), (None, Some("md5-etag"), 100));
+
+    // An answer for other bytes than asked for is refused.
+    let r = run_with(vec![Reply::ok(206, &[("Content-Range", "bytes 0-2999/10000"), ("ETag", &etag)], &d[..3000])], o);
+    assert_eq!(r.result.unwrap_err().kind, ErrorKind::Integrity);
+}
+
+#[test]
+fn a_cut_span_resumes_within_its_range_and_sends_if_match() {
+    let d = data(10_000);
+    let etag = md5_etag(&d);
+    let mut o = opts();
+    o.range = Some(ByteRange::Span { start: 0, end: 6000 });
+    o.if_match = Some(etag.clone());
+    let r = run_with(
+        vec![
+            Reply::chunked(206, &[("Content-Range", "bytes 0-5999/10000"), ("ETag", &etag)], vec![d[..2500].to_vec()], broken()),
+            Reply::ok(206, &[("Content-Range", "bytes 2500-5999/10000"), ("ETag", &etag)], &d[2500..6000]),
+        ],
+        o,
+    );
+    let out = r.result.unwrap();
+    assert_eq!(r.out, &d[..6000]);
+    assert_eq!((out.bytes, out.object_size, out.range_start, out.retries), (6000, 10_000, Some(0), 1));
+    assert_eq!(r.t.requests[0].header("range"), Some("bytes=0-5999"));
+    assert_eq!(r.t.requests[0].header("if-match"), Some(etag.as_str()));
+    assert_eq!(r.t.requests[1].header("range"), Some("bytes=2500-5999"));
+    assert_eq!(r.t.requests[1].header("if-match"), Some(etag.as_str()));
+}
