@@ -191,16 +191,17 @@ def main():
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
     os.makedirs(args.base_dir, exist_ok=True)
+    try:
+        # Ray imports smart_open on first use; a running agent has it loaded already.
+        import smart_open.http  # noqa: F401
+    except ImportError:
+        pass
     if args.impl == "ray":
         from ray._private.runtime_env.packaging import download_and_unpack_package as ray_fn
 
         def call():
             return asyncio.run(ray_fn(args.uri, args.base_dir, logger=logger, overwrite=True))
     else:
-        try:
-            import smart_open  # noqa: F401  (imported up front, as in a running agent)
-        except ImportError:
-            pass
 
         def call():
             return download_and_unpack_package(args.uri, args.base_dir, logger)

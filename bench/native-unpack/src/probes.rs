@@ -46,10 +46,8 @@ pub fn write_tree(zip_path: &Path, dest: &Path) -> Result<serde_json::Value> {
     for (name, is_dir, size) in entries {
         let path = dest.join(name.trim_end_matches('/'));
         let dir = if is_dir { Some(path.as_path()) } else { path.parent() };
-        if let Some(d) = dir {
-            if made.insert(d.to_path_buf()) {
-                fs::create_dir_all(d)?;
-            }
+        if let Some(d) = dir.filter(|d| made.insert(d.to_path_buf())) {
+            fs::create_dir_all(d)?;
         }
         if is_dir {
             continue;

@@ -4,7 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use obs_plugin::credentials::files::{looks_encrypted, parse_obsutil, parse_sdk_credentials};
+use obs_plugin::credentials::files::{looks_encrypted, parse_obsutil, parse_sdk_credentials, ObsutilConfig, SdkCredentialsFile};
+use obs_plugin::credentials::Credentials;
 use obs_plugin::credentials::metadata::{parse_answer, parse_rfc3339};
 use obs_plugin::endpoint::Endpoint;
 
@@ -14,11 +15,12 @@ pub fn check(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
 
     let obsutil = parse_obsutil(data);
-    let shown = format!("{obsutil:?}");
     for v in [&obsutil.ak, &obsutil.sk, &obsutil.token].into_iter().flatten() {
         assert_clean_value(v);
-        assert_hidden(v, &shown, obsutil.endpoint.as_deref());
     }
+    // The Debug form must not depend on secret values at all.
+    let masked = ObsutilConfig { ak: mask(&obsutil.ak), sk: mask(&obsutil.sk), token: mask(&obsutil.token), ..obsutil.clone() };
+    assert_eq!(format!("{obsutil:?}"), format!("{masked:?}"), "a secret shows in the Debug form");
     if let Some(e) = &obsutil.endpoint {
         assert_clean_value(e);
     }
@@ -32,12 +34,11 @@ pub fn check(data: &[u8]) {
     assert_eq!(parse_obsutil(again.as_bytes()), obsutil, "obsutil config does not round-trip");
 
     let sdk = parse_sdk_credentials(data);
-    let shown = format!("{sdk:?}");
     for v in [&sdk.ak, &sdk.sk, &sdk.security_token].into_iter().flatten() {
-        assert_eq!(v.trim(), v.as_str());
-        assert!(!v.is_empty());
-        assert_hidden(v, &shown, None);
+        assert_clean_value(v);
     }
+    let masked = SdkCredentialsFile { ak: mask(&sdk.ak), sk: mask(&sdk.sk), security_token: mask(&sdk.security_token) };
+    assert_eq!(format!("{sdk:?}"), format!("{masked:?}"), "a secret shows in the Debug form");
 
     let _ = looks_encrypted(&text);
 
@@ -45,9 +46,13 @@ pub fn check(data: &[u8]) {
     if let Ok(c) = parse_answer(data, now) {
         assert!(!c.access_key.is_empty() && !c.secret_key.is_empty());
         assert!(c.expires_at.is_none_or(|e| e > now), "expired credentials were accepted");
-        let shown = format!("{c:?}");
-        assert_hidden(&c.secret_key, &shown, None);
-        assert_hidden(&c.access_key, &shown, None);
+        let masked = Credentials {
+            access_key: "masked".into(),
+            secret_key: "masked".into(),
+            security_token: mask(&c.security_token),
+            ..c.clone()
+        };
+        assert_eq!(format!("{c:?}"), format!("{masked:?}"), "a secret shows in the Debug form");
     }
     let _ = parse_rfc3339(&text);
 
@@ -78,12 +83,7 @@ fn assert_clean_value(v: &str) {
     assert_eq!(v.trim(), v, "values are trimmed");
 }
 
-/// `value` must not show in `debug`, unless it also is text the debug form shows anyway
-/// (a field name, `(set)`, the endpoint).
-fn assert_hidden(value: &str, debug: &str, endpoint: Option<&str>) {
-    const SKELETON: &str = "ObsutilConfig SdkCredentialsFile Credentials endpoint ak sk token security_token source expires_at EcsMetadata Some None true false (set) { } , : \" ..";
-    if value.len() < 6 || SKELETON.contains(value) || endpoint.is_some_and(|e| e.contains(value)) {
-        return;
-    }
-    assert!(!debug.contains(value), "a secret shows in the Debug form: {debug}");
+/// The same presence, another value.
+fn mask(v: &Option<String>) -> Option<String> {
+    v.as_ref().map(|_| "masked".to_string())
 }

@@ -99,7 +99,8 @@ pub enum TarCompression {
     Xz,
 }
 
-/// Extracts a zip archive into `target` (an existing empty directory).
+/// Extracts a zip archive into `target` (an existing empty directory). To unpack a zip while
+/// it downloads, with the same checks, see [`zipstream`].
 ///
 /// The whole central directory is validated before anything is written. `progress` gets
 /// `(entries_done, bytes_written)` every few MiB or few hundred entries, and once at the end.

@@ -85,10 +85,6 @@ impl Plan {
     pub fn body_end(&self) -> u64 {
         self.directory_start
     }
-
-    pub fn entries(&self) -> usize {
-        self.entries.len()
-    }
 }
 
 /// Reads the tail as if it were the object, noting the lowest offset asked for below it
