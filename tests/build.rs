@@ -19,7 +19,7 @@ fn main() {
     let target_dir = if target_dir.is_absolute() { target_dir } else { workspace.join(target_dir) };
     let wasm_dir = target_dir.join("wasm-plugins");
 
-    for watched in ["wit", "guest", "tests/plugins", "Cargo.lock"] {
+    for watched in ["wit", "guest", "tests/plugins", "Cargo.lock", ".cargo/config.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
 

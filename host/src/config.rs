@@ -28,7 +28,17 @@ pub struct Config {
     /// overrides these.
     #[serde(default)]
     pub resolve: BTreeMap<String, ResolveTo>,
+    /// How many plugin instances unpack one package at once (plugins that export `parts`;
+    /// small packages are never split). `--parts` and `$SCHEME_HOST_UNPACK_PARTS` override
+    /// it; the default is one per CPU, at most [`MAX_DEFAULT_PARTS`].
+    pub unpack_parts: Option<u32>,
 }
+
+/// The default number of parts stops here: past a few cores the loopback or NIC and the
+/// disk are the limit, and every instance costs its own memory.
+pub const MAX_DEFAULT_PARTS: u32 = 4;
+/// Upper bound for any explicit setting.
+pub const MAX_PARTS: u32 = 16;
 
 /// TLS for plugin requests. Certificates are always verified; there is no setting to stop it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -151,6 +161,9 @@ impl Config {
                 return Err(HostError::config(format!("limits.{name} must be greater than 0")));
             }
         }
+        if let Some(n) = self.unpack_parts {
+            check_parts(n).map_err(|e| HostError::config(format!("unpack-parts: {e}")))?;
+        }
         let mut resolve = crate::sandbox::resolve::ResolveMap::default();
         for (key, to) in &self.resolve {
             resolve.add_config_entry(key, &to.addrs()).map_err(HostError::config)?;
@@ -162,6 +175,23 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `--parts`, `$SCHEME_HOST_UNPACK_PARTS`, the config, then one per CPU (at most
+    /// [`MAX_DEFAULT_PARTS`]).
+    pub fn unpack_parts(&self, explicit: Option<u32>) -> Result<u32> {
+        if let Some(n) = explicit {
+            return check_parts(n).map_err(|e| HostError::config(format!("--parts: {e}")));
+        }
+        if let Some(v) = std::env::var_os("SCHEME_HOST_UNPACK_PARTS") {
+            let n = v.to_str().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            return check_parts(n).map_err(|e| HostError::config(format!("SCHEME_HOST_UNPACK_PARTS: {e}")));
+        }
+        if let Some(n) = self.unpack_parts {
+            return Ok(n);
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        Ok(cpus.clamp(1, MAX_DEFAULT_PARTS))
     }
 
     /// `--plugin-dir`, `$SCHEME_HOST_PLUGIN_DIR`, the config, then `<exe dir>/../plugins`
@@ -226,6 +256,17 @@ mod tests {
     }
 
     #[test]
+    fn unpack_parts_bounds() {
+        assert_eq!(Config::parse("unpack-parts = 3\n").unwrap().unpack_parts(None).unwrap(), 3);
+        assert_eq!(Config::parse("unpack-parts = 3\n").unwrap().unpack_parts(Some(1)).unwrap(), 1, "--parts wins");
+        assert!(Config::parse("unpack-parts = 0\n").is_err());
+        assert!(Config::parse("unpack-parts = 17\n").is_err());
+        assert!(Config::default().unpack_parts(Some(0)).is_err());
+        let default = Config::default().unpack_parts(None).unwrap();
+        assert!((1..=MAX_DEFAULT_PARTS).contains(&default) || std::env::var_os("SCHEME_HOST_UNPACK_PARTS").is_some());
+    }
+
+    #[test]
     fn tls_and_resolve_sections() {
         let c = Config::parse("[tls]\nca-bundle = \"/etc/pki/corp.pem\"\n[resolve]\n\"b.obs.test:8443\" = \"127.0.0.1\"\n\"*.obs.test:8443\" = [\"127.0.0.1\", \"::1\"]\n").unwrap();
         assert_eq!(c.tls.ca_bundle.as_deref(), Some(Path::new("/etc/pki/corp.pem")));
@@ -233,5 +274,13 @@ mod tests {
         assert!(Config::parse("[tls]\nverify = false\n").is_err(), "there is no switch to turn verification off");
         assert!(Config::parse("[resolve]\n\"b.obs.test\" = \"127.0.0.1\"\n").is_err(), "the port is required");
         assert!(Config::parse("[resolve]\n\"b.obs.test:1\" = \"localhost\"\n").is_err(), "addresses, not names");
+    }
+}
+
+fn check_parts(n: u32) -> std::result::Result<u32, String> {
+    if (1..=MAX_PARTS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("must be a whole number from 1 to {MAX_PARTS}"))
     }
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod manifest;
 pub mod ops;
 pub mod output;
+pub mod parts;
 pub mod publish;
 pub mod registry;
 pub mod sandbox;

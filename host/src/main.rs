@@ -34,6 +34,10 @@ enum Command {
         /// Replace DEST if it exists.
         #[arg(long)]
         overwrite: bool,
+        /// Plugin instances that unpack the package together, each on its own share of the
+        /// archive [env: SCHEME_HOST_UNPACK_PARTS; config: unpack-parts; default: one per CPU, at most 4]
+        #[arg(long)]
+        parts: Option<u32>,
     },
     /// Download the object as one file (e.g. a `.whl`).
     Download {
@@ -88,10 +92,13 @@ fn progress_sink(json: bool) -> Box<dyn ProgressSink> {
 
 async fn run(cli: Cli) -> Result<(), HostError> {
     let config = Config::load(cli.config.as_deref())?;
-    let host = Host::new(config, cli.plugin_dir.as_deref())?;
+    let mut host = Host::new(config, cli.plugin_dir.as_deref())?;
     let json = cli.json;
     match cli.command {
-        Command::DownloadAndUnpack { uri, dest, overwrite } => {
+        Command::DownloadAndUnpack { uri, dest, overwrite, parts } => {
+            if let Some(n) = parts {
+                host.set_unpack_parts(n)?;
+            }
             let out = host.download_and_unpack(&uri, &dest, overwrite, progress_sink(json)).await?;
             if json {
                 print_json_ok(&out);

@@ -131,6 +131,7 @@ mod tests {
     fn contract_versions() {
         assert!(super::compatible("0.1.0", "0.1.0"));
         assert!(super::compatible("0.1.7", "0.1.0"));
+        assert!(super::compatible("0.1.0", "0.1.1"), "plugins built before 0.1.1 keep working");
         assert!(!super::compatible("0.2.0", "0.1.0"));
         assert!(!super::compatible("1.0.0", "0.1.0"));
         assert!(super::compatible("1.3.0", "1.0.0"));

@@ -18,6 +18,7 @@ pub struct Host {
     sandbox: Sandbox,
     plugin_dir: PathBuf,
     cache_dir: PathBuf,
+    unpack_parts: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +54,10 @@ pub struct UnpackOutcome {
     pub bytes_written: u64,
     pub retries: u32,
     pub verified: Option<String>,
+    /// Plugin instances that unpacked the package together (see `parts`).
+    pub parts: u32,
+    /// Whether the plugin split the package among them.
+    pub split: bool,
     pub timings_ms: Timings,
     pub plugin: PluginReport,
 }
@@ -109,7 +114,14 @@ impl Host {
         crate::sandbox::start_epoch_ticker(&engine);
         let plugin_dir = config.plugin_dir(plugin_dir);
         let cache_dir = config.cache_dir();
-        Ok(Host { sandbox: Sandbox::new(engine, &config)?, config, plugin_dir, cache_dir })
+        let unpack_parts = config.unpack_parts(None)?;
+        Ok(Host { sandbox: Sandbox::new(engine, &config)?, config, plugin_dir, cache_dir, unpack_parts })
+    }
+
+    /// Overrides how many instances unpack one package (`--parts`).
+    pub fn set_unpack_parts(&mut self, n: u32) -> Result<()> {
+        self.unpack_parts = self.config.unpack_parts(Some(n))?;
+        Ok(())
     }
 
     pub fn limits(&self) -> &Limits {
@@ -204,22 +216,41 @@ impl Host {
             return Ok(UnpackOutcome {
                 uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
                 entries: 0, files: 0, directories: 0, bytes_downloaded: 0, bytes_written: 0, retries: 0, verified: None,
+                parts: 0, split: false,
                 timings_ms: Timings { load_ms, total_ms: started.elapsed().as_millis() as u64, ..Default::default() },
                 plugin: report,
             });
         }
         let staging = lock.stage()?;
-        let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
-        let instantiate_ms = t.elapsed().as_millis() as u64;
         let limits = wit_limits(&self.config.limits);
         let target = format!("{GUEST_STAGING}/tree");
         let scratch = format!("{GUEST_STAGING}/scratch");
-        let result = inst
-            .run("download-and-unpack", async |b, s| {
-                b.scheme_host_storage_scheme_plugin().call_download_and_unpack(s, uri, &target, &scratch, limits).await
-            })
-            .await?;
-        let stats = result.map_err(|e| with_disk_full(with_denied(HostError::from(e), &inst), staging.root()))?;
+        let parts = if Sandbox::has_parts(&component) { self.unpack_parts } else { 1 };
+        let (stats, split, instantiate_ms) = if parts > 1 {
+            let mut instances = Vec::with_capacity(parts as usize);
+            for sink in crate::parts::sinks(progress, parts as usize) {
+                instances.push(self.instantiate(&entry, &component, Some(staging.root()), sink).await?);
+            }
+            let instantiate_ms = t.elapsed().as_millis() as u64;
+            let mut scratches = Vec::with_capacity(parts as usize);
+            for i in 0..parts {
+                let dir = format!("part-{i}");
+                std::fs::create_dir(staging.scratch().join(&dir)).map_err(|e| HostError::publish("cannot create staging directory", e))?;
+                scratches.push(format!("{scratch}/{dir}"));
+            }
+            let call = crate::parts::PartCall { uri: uri.into(), target, limits };
+            let merged = crate::parts::run(instances, call, scratches, staging.root().to_path_buf()).await?;
+            (merged.stats, merged.split, instantiate_ms)
+        } else {
+            let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
+            let instantiate_ms = t.elapsed().as_millis() as u64;
+            let result = inst
+                .run("download-and-unpack", async |b, s| {
+                    b.scheme_host_storage_scheme_plugin().call_download_and_unpack(s, uri, &target, &scratch, limits).await
+                })
+                .await?;
+            (result.map_err(|e| explain(HostError::from(e), &inst, staging.root()))?, false, instantiate_ms)
+        };
         let t = Instant::now();
         let _ = std::fs::remove_dir_all(staging.scratch());
         staging.audit_links()?;
@@ -239,6 +270,8 @@ impl Host {
             bytes_written: stats.bytes_written,
             retries: stats.download.retries,
             verified: stats.download.verified,
+            parts,
+            split,
             timings_ms: Timings {
                 load_ms,
                 instantiate_ms,
@@ -276,7 +309,7 @@ impl Host {
         let result = inst
             .run("download", async |b, s| b.scheme_host_storage_scheme_plugin().call_download(s, uri, &guest_file, limits).await)
             .await?;
-        let stats = result.map_err(|e| with_disk_full(with_denied(HostError::from(e), &inst), staging.root()))?;
+        let stats = result.map_err(|e| explain(HostError::from(e), &inst, staging.root()))?;
         let t = Instant::now();
         let object = staging.scratch().join("object");
         match std::fs::symlink_metadata(&object) {
@@ -310,6 +343,12 @@ async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
     inst.run("parse-uri", async |b, s| b.scheme_host_storage_scheme_plugin().call_parse_uri(s, uri).await)
         .await?
         .map_err(HostError::from)
+}
+
+/// A plugin's error with what only the host knows added (denied hosts, connection
+/// failures, a full disk).
+pub(crate) fn explain(e: HostError, inst: &Instance, staging: &Path) -> HostError {
+    with_disk_full(with_denied(e, inst), staging)
 }
 
 /// A refused connection surfaces in the plugin as a generic network error; name the host

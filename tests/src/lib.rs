@@ -65,7 +65,10 @@ impl Env {
         for sub in ["plugins", "cache", "home", "out"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
-        Env { dir, bin: bin.into(), vars: Vec::new() }
+        // One instance per package unless a test asks for parts (`--parts` wins over this):
+        // extra parts send their own requests, which would change what tests that count
+        // requests or inject one-shot faults observe.
+        Env { dir, bin: bin.into(), vars: vec![("SCHEME_HOST_UNPACK_PARTS".into(), "1".into())] }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -189,3 +189,61 @@ fn transient_faults_are_retried_and_a_cut_body_is_resumed() {
     assert!(!ranged.is_empty(), "the cut body was resumed with a Range request");
     assert_eq!(tree(&e.out("pkg")).len(), 6);
 }
+
+/// Every file's path, kind, mode bits we keep, and contents.
+fn snapshot(root: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    tree(root)
+        .into_iter()
+        .map(|rel| {
+            let p = root.join(rel.trim_end_matches(['/', '@']));
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let body = if meta.is_file() { std::fs::read(&p).unwrap() } else if meta.is_symlink() { std::fs::read_link(&p).unwrap().into_os_string().into_encoded_bytes() } else { Vec::new() };
+            (rel, meta.permissions().mode() & 0o111, body)
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_zip_is_split_among_instances_into_the_same_tree() {
+    let fx = ObsFixture::start();
+    let zip = archives::large_package("big");
+    assert!(zip.len() > 16 << 20, "the package must be large enough to split: {}", zip.len());
+    fx.put("ray-jobs", "big.zip", zip.clone());
+    let e = obs_env(&fx);
+    let uri = "obs://ray-jobs/big.zip";
+    let run = |dest: &str, parts: &str| e.run(&["download-and-unpack", uri, e.out(dest).to_str().unwrap(), "--json", "--parts", parts]).ok();
+    let one = run("one", "1");
+    assert_eq!((one["parts"].as_u64(), one["split"].as_bool()), (Some(1), Some(false)), "{one:#}");
+    let want = snapshot(&e.out("one"));
+    assert!(want.iter().any(|(p, _, _)| p == "latest.bin@") && want.iter().any(|(p, x, _)| p == "bin/run.sh" && *x != 0));
+    for n in [2u64, 3] {
+        let dest = format!("parts-{n}");
+        let v = run(&dest, &n.to_string());
+        assert_eq!((v["parts"].as_u64(), v["split"].as_bool()), (Some(n), Some(true)), "{v:#}");
+        assert_eq!(v["verified"], "zip-crc32");
+        for field in ["files", "directories", "bytes_written", "entries"] {
+            assert_eq!(v[field], one[field], "{field} with {n} parts");
+        }
+        let downloaded = v["bytes_downloaded"].as_u64().unwrap();
+        assert!(downloaded < zip.len() as u64 + (6 << 20), "{n} parts fetched {downloaded} bytes of a {}-byte object", zip.len());
+        assert!(snapshot(&e.out(&dest)) == want, "{n} parts made a different tree");
+    }
+    assert_eq!(listing(&e.path("out")), ["one", "parts-2", "parts-3"], "no staging left behind");
+}
+
+#[test]
+fn a_small_package_is_not_split() {
+    let fx = ObsFixture::start();
+    let small = archives::sample_package("small");
+    let small_len = small.len() as u64;
+    fx.put("ray-jobs", "small.zip", small);
+    let e = obs_env(&fx);
+    let v = e.run(&["download-and-unpack", "obs://ray-jobs/small.zip", e.out("s").to_str().unwrap(), "--json", "--parts", "4"]).ok();
+    assert_eq!((v["parts"].as_u64(), v["split"].as_bool()), (Some(4), Some(false)), "{v:#}");
+    assert_eq!(v["verified"], "md5-etag");
+    assert_eq!(v["files"], 4);
+    // The idle parts fetch only the last byte, to see the package is too small to split.
+    assert_eq!(v["bytes_downloaded"].as_u64().unwrap(), small_len + 3, "{v:#}");
+    assert_eq!(tree(&e.out("s")), ["bin/", "bin/run.sh", "data/", "data/blob.bin", "helper.py", "main.py"]);
+}

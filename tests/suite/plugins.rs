@@ -14,7 +14,7 @@ fn discovers_plugins_by_declared_scheme() {
     // Plugins are listed in file-name order; the name of the file does not matter.
     assert_eq!(schemes, ["hostile", "fixture"]);
     let fixture = plugins.iter().find(|p| p["name"] == "fixture").unwrap();
-    assert_eq!(fixture["contract_version"], "0.1.0");
+    assert_eq!(fixture["contract_version"], "0.1.1");
     assert!(fixture["path"].as_str().unwrap().ends_with("whatever-name.wasm"));
 }
 
@@ -114,7 +114,7 @@ fn incompatible_and_invalid_plugins_are_refused_clearly() {
     assert_eq!(broken.len(), 2);
     let future = broken.iter().find(|b| b["path"].as_str().unwrap().ends_with("future.wasm")).unwrap();
     let msg = future["error"].as_str().unwrap();
-    assert!(msg.contains("scheme-host:storage-scheme@0.2.0") && msg.contains("0.1.0"), "{msg}");
+    assert!(msg.contains("scheme-host:storage-scheme@0.2.0") && msg.contains("0.1.1"), "{msg}");
     let junk = broken.iter().find(|b| b["path"].as_str().unwrap().ends_with("junk.wasm")).unwrap();
     assert!(junk["error"].as_str().unwrap().contains("not a valid WebAssembly component"), "{junk:#}");
     // The good plugin keeps working beside the broken ones.
@@ -137,4 +137,146 @@ fn invalid_uris_and_missing_plugin_dirs_fail_with_typed_errors() {
     assert_eq!(r.err()["kind"], "config");
     assert_eq!(r.status, 2);
     assert!(!e.out("z").exists());
+}
+
+/// `wasm` followed by a custom section that brings it to exactly `size` bytes: the same
+/// valid component, different bytes. None when no section fits exactly.
+fn padded_to(wasm: &[u8], size: usize, fill: u8) -> Option<Vec<u8>> {
+    fn leb(mut v: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"padding";
+    let room = size.checked_sub(wasm.len())?;
+    // Section id, then the content's length, then the content: the name and the filler.
+    let content = (0..room).find(|&c| 1 + leb(c).len() + c == room)?;
+    let filler = content.checked_sub(leb(name.len()).len() + name.len())?;
+    let mut out = wasm.to_vec();
+    out.push(0);
+    out.extend(leb(content));
+    out.extend(leb(name.len()));
+    out.extend(name);
+    out.extend(std::iter::repeat_n(fill, filler));
+    assert_eq!(out.len(), size);
+    Some(out)
+}
+
+/// Two different plugins, as files of exactly the same size.
+fn same_size(a: &str, b: &str) -> (Vec<u8>, Vec<u8>) {
+    let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    let mut size = a.len().max(b.len()) + 32;
+    loop {
+        if let (Some(pa), Some(pb)) = (padded_to(&a, size, b'a'), padded_to(&b, size, b'b')) {
+            return (pa, pb);
+        }
+        size += 1;
+    }
+}
+
+/// Overwrites `path` in place (same inode, no truncation) and puts its mtime back, so only
+/// its ctime tells that it changed.
+fn rewrite_in_place_keeping_mtime(path: &std::path::Path, offset: u64, bytes: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    use std::os::unix::fs::MetadataExt;
+    let before = std::fs::metadata(path).unwrap();
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(offset)).unwrap();
+    f.write_all(bytes).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    drop(f);
+    let after = std::fs::metadata(path).unwrap();
+    assert_eq!((after.dev(), after.ino(), after.size()), (before.dev(), before.ino(), before.size()));
+    assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+    assert_ne!((after.ctime(), after.ctime_nsec()), (before.ctime(), before.ctime_nsec()), "the rewrite must move ctime");
+}
+
+/// The cache entry files (`.json`) that record `path` as a plugin they were built from.
+fn entries_naming(e: &scheme_host_tests::Env, path: &std::path::Path) -> usize {
+    let path = std::fs::canonicalize(path).unwrap();
+    let needle = serde_json::to_string(path.to_str().unwrap()).unwrap();
+    listing(&e.cache()).iter().filter(|n| n.ends_with(".json")).filter(|n| std::fs::read_to_string(e.cache().join(n)).unwrap().contains(&needle)).count()
+}
+
+#[test]
+fn a_plugin_rewritten_in_place_with_its_size_and_mtime_kept_is_seen_as_a_new_plugin() {
+    let e = env();
+    let (fixture, hostile) = same_size(wasm::FIXTURE, wasm::HOSTILE);
+    let plugin = e.plugins().join("plugin.wasm");
+    std::fs::write(&plugin, &fixture).unwrap();
+    // The host records a plugin's stamp only once its ctime is a second old (timestamps
+    // are coarse); wait, so that the rewrite below is up against a recorded stamp.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let v = e.run(&["schemes", "--json"]).ok();
+    assert_eq!(v["plugins"][0]["name"], "fixture", "{v:#}");
+    assert_eq!(v["plugins"][0]["cache"], "miss");
+    assert_eq!(entries_naming(&e, &plugin), 1, "the plugin's stamp was recorded");
+    let v = e.run(&["schemes", "--json"]).ok();
+    assert_eq!(v["plugins"][0]["name"], "fixture");
+    assert_eq!(v["plugins"][0]["cache"], "hit");
+
+    // Another plugin, same inode, same size, same mtime: only ctime moved.
+    rewrite_in_place_keeping_mtime(&plugin, 0, &hostile);
+    let v = e.run(&["schemes", "--json"]).ok();
+    let plugins = v["plugins"].as_array().unwrap();
+    assert_eq!(plugins.len(), 1, "{v:#}");
+    assert_eq!(plugins[0]["name"], "hostile", "a stale stamp served the old plugin: {v:#}");
+    assert_eq!(plugins[0]["cache"], "miss");
+    let err = e.run(&["download-and-unpack", "fixture://x.zip", e.out("x").to_str().unwrap(), "--json"]).err();
+    assert!(err["message"].as_str().unwrap().contains("no plugin"), "{err:#}");
+    assert_eq!(listing(&e.cache()).iter().filter(|n| n.ends_with(".cwasm")).count(), 2);
+}
+
+#[test]
+fn an_artifact_altered_in_place_with_its_size_and_mtime_kept_is_rebuilt() {
+    let e = env();
+    e.install(wasm::FIXTURE, "fixture.wasm");
+    let v = e.run(&["download-and-unpack", "fixture://a.zip", e.out("a").to_str().unwrap(), "--json"]).ok();
+    assert_eq!(v["plugin"]["cache"], "miss");
+    // Warm: the artifact is taken on its stamp.
+    let v = e.run(&["download-and-unpack", "fixture://b.zip", e.out("b").to_str().unwrap(), "--json"]).ok();
+    assert_eq!(v["plugin"]["cache"], "hit");
+    let artifact = e.cache().join(listing(&e.cache()).into_iter().find(|n| n.ends_with(".cwasm")).unwrap());
+    let mid = std::fs::metadata(&artifact).unwrap().len() / 2;
+    // Flip one byte in the middle of the native code.
+    let original = std::fs::read(&artifact).unwrap()[mid as usize];
+    rewrite_in_place_keeping_mtime(&artifact, mid, &[original ^ 0x55]);
+    let v = e.run(&["download-and-unpack", "fixture://c.zip", e.out("c").to_str().unwrap(), "--json"]).ok();
+    assert_eq!(v["plugin"]["cache"], "rebuilt", "an altered artifact was used: {v:#}");
+    assert!(v["plugin"]["compile_ms"].is_u64());
+    let v = e.run(&["download-and-unpack", "fixture://d.zip", e.out("d").to_str().unwrap(), "--json"]).ok();
+    assert_eq!(v["plugin"]["cache"], "hit");
+    assert_eq!(listing(&e.cache()).len(), 2, "one artifact and its manifest");
+}
+
+#[test]
+fn cache_entries_without_stamps_are_hashed_then_stamped() {
+    let e = env();
+    e.install(wasm::FIXTURE, "fixture.wasm");
+    e.run(&["download-and-unpack", "fixture://a.zip", e.out("a").to_str().unwrap(), "--json"]).ok();
+    // An entry as a host without stamps wrote it.
+    let meta_name = listing(&e.cache()).into_iter().find(|n| n.ends_with(".json")).unwrap();
+    let meta_path = e.cache().join(&meta_name);
+    let mut meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    let fields = meta.as_object_mut().unwrap();
+    assert!(fields.remove("artifact_stamp").is_some(), "{meta_name} records the artifact's stamp");
+    fields.remove("sources");
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    // Old enough that the host may record what it verifies.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let v = e.run(&["download-and-unpack", "fixture://b.zip", e.out("b").to_str().unwrap(), "--json"]).ok();
+    assert_eq!(v["plugin"]["cache"], "hit", "{v:#}");
+    assert!(v["plugin"]["compile_ms"].is_null());
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    assert!(meta["artifact_stamp"].is_object(), "the verified artifact was stamped: {meta:#}");
+    assert_eq!(entries_naming(&e, &e.plugins().join("fixture.wasm")), 1);
+    let v = e.run(&["download-and-unpack", "fixture://c.zip", e.out("c").to_str().unwrap(), "--json"]).ok();
+    assert_eq!(v["plugin"]["cache"], "hit");
 }

@@ -13,7 +13,10 @@
 //!
 //! Tools (one row each):
 //! - `scheme-host`: `scheme-host download-and-unpack obs://bench/<corpus>.zip` with the wasm
-//!   plugin, warm (precompiled in the host's cache); process wall time.
+//!   plugin, warm (precompiled in the host's cache), as many parts as the host picks by
+//!   default (one instance per CPU, large zips only); process wall time.
+//! - `scheme-host-1`: the same with `--parts 1`: one instance, the like-for-like twin of
+//!   `native`.
 //! - `native`: the same plugin code (`obs_plugin::ops::download_and_unpack`) built natively
 //!   over a plain TCP transport (`bench/native-unpack`); process wall time.
 //! - `ray-fn`: Ray 2.60's own `download_and_unpack_package` from the project venv (if `ray`
@@ -102,7 +105,8 @@ pub struct Tool {
 }
 
 pub const TOOLS: &[Tool] = &[
-    Tool { id: "scheme-host", label: "scheme-host + wasm plugin (warm, precompiled)", kind: Kind::EndToEnd },
+    Tool { id: "scheme-host", label: "scheme-host + wasm plugin (warm, precompiled; default parts)", kind: Kind::EndToEnd },
+    Tool { id: "scheme-host-1", label: "scheme-host + wasm plugin, one instance (--parts 1)", kind: Kind::EndToEnd },
     Tool { id: "native", label: "same Rust code, native (bench/native-unpack)", kind: Kind::EndToEnd },
     Tool { id: "ray-fn", label: "Ray 2.60 download_and_unpack_package (Python)", kind: Kind::EndToEnd },
     Tool { id: "ray-repro", label: "Ray 2.60 path, reproduced (bench/ray_path.py)", kind: Kind::EndToEnd },
@@ -184,7 +188,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let _ = std::fs::remove_dir_all(&warm);
         std::fs::create_dir_all(&warm)?;
         let first = corpora.iter().min_by_key(|c| c.zip_bytes).expect("at least one corpus");
-        scheme_host(&setup, first, &warm.join("pkg"))?;
+        scheme_host(&setup, first, &warm.join("pkg"), None)?;
         std::fs::remove_dir_all(&warm)?;
 
         let mut results: BTreeMap<&'static str, BTreeMap<&'static str, Vec<Record>>> = BTreeMap::new();
@@ -298,9 +302,12 @@ fn obs_env(s: &Setup, cmd: &mut Command) {
         .env("OBS_METADATA_DISABLED", "true");
 }
 
-fn scheme_host(s: &Setup, c: &Corpus, dest: &Path) -> Result<Sample> {
+fn scheme_host(s: &Setup, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
     let mut cmd = Command::new(&s.host_bin);
     cmd.args(["download-and-unpack", &uri(c)]).arg(dest).arg("--json");
+    if let Some(n) = parts {
+        cmd.args(["--parts", n]);
+    }
     obs_env(s, &mut cmd);
     cmd.env("SCHEME_HOST_PLUGIN_DIR", s.host_home.join("plugins"))
         .env("SCHEME_HOST_CACHE_DIR", s.host_home.join("cache"))
@@ -319,8 +326,9 @@ fn work_ms(sample: &Sample) -> Result<(f64, serde_json::Value)> {
 
 fn measure_tool(s: &Setup, tool: &Tool, c: &Corpus, dir: &Path) -> Result<Record> {
     let (sample, wall_s, extra) = match tool.id {
-        "scheme-host" => {
-            let sample = scheme_host(s, c, &dir.join("pkg"))?;
+        "scheme-host" | "scheme-host-1" => {
+            let parts = (tool.id == "scheme-host-1").then_some("1");
+            let sample = scheme_host(s, c, &dir.join("pkg"), parts)?;
             let v = measure::json_line(&sample)?;
             if v["ok"] != true || v["files"].as_u64() != Some(c.files) {
                 bail!("scheme-host did not unpack all {} files: {v}", c.files);

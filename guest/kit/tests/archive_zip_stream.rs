@@ -127,3 +127,80 @@ fn other_methods_are_left_to_the_file_extractor() {
     let view = Tail { bytes: &zip, start: 0, total };
     assert!(matches!(prepare(&view, &Limits::default()).unwrap(), Prepared::NotStreamable(_)));
 }
+
+/// Every part of `count` streamed on its own (as separate plugin instances do) into one
+/// target; the stats of all parts together.
+fn stream_parts(sb: &Sandbox, bytes: &[u8], count: u32, limits: &Limits) -> Result<Vec<ExtractStats>, Error> {
+    let total = bytes.len() as u64;
+    let mut all = Vec::new();
+    let mut covered = 0;
+    for index in 0..count {
+        let view = Tail { bytes, start: 0, total };
+        let Prepared::Plan(mut plan) = prepare(&view, limits)? else { panic!("not streamable") };
+        plan.keep_part(index, count);
+        covered += plan.entries();
+        let (start, end) = (plan.body_start() as usize, plan.body_end() as usize);
+        assert!(start <= end, "part {index}/{count}: range {start}..{end}");
+        let mut progress = |_, _| {};
+        let mut s = ZipStream::new(plan, &sb.target, limits, &mut progress)?;
+        for piece in bytes[start..end].chunks(4096) {
+            if s.write_chunk(piece).is_err() {
+                return Err(s.take_error().expect("a failed write leaves its archive error"));
+            }
+        }
+        all.push(s.finish_extract()?);
+    }
+    let view = Tail { bytes, start: 0, total };
+    let Prepared::Plan(whole) = prepare(&view, limits)? else { unreachable!() };
+    assert_eq!(covered, whole.entries(), "the parts of {count} must cover every entry exactly once");
+    Ok(all)
+}
+
+#[test]
+fn parts_together_make_the_same_tree() {
+    let zip = sample();
+    let reference = Sandbox::new();
+    let want_stats = reference.unzip(&zip, &Limits::default()).unwrap();
+    let want = reference.tree();
+    for count in [1, 2, 3, 5, 16] {
+        let sb = Sandbox::new();
+        let parts = stream_parts(&sb, &zip, count, &Limits::default()).unwrap_or_else(|e| panic!("{count} parts: {e}"));
+        assert_eq!(sb.tree(), want, "{count} parts");
+        let sum = |f: fn(&ExtractStats) -> u64| parts.iter().map(f).sum::<u64>();
+        assert_eq!(sum(|s| s.files), want_stats.files, "{count} parts");
+        assert_eq!(sum(|s| s.bytes_written), want_stats.bytes_written, "{count} parts");
+        assert_eq!(sum(|s| s.symlinks), want_stats.symlinks, "{count} parts");
+        sb.assert_nothing_outside();
+    }
+}
+
+#[test]
+fn parts_balance_compressed_bytes() {
+    let blobs: Vec<Vec<u8>> = (0..8u32).map(|i| (0..200_000u32).map(|j| (j.wrapping_mul(2_654_435_761) ^ i) as u8).collect()).collect();
+    let entries: Vec<RawEntry> = blobs.iter().enumerate().map(|(i, b)| RawEntry::stored(&format!("f{i}.bin"), b)).collect();
+    let zip = raw_zip(&entries);
+    let total = zip.len() as u64;
+    let mut sizes = Vec::new();
+    for index in 0..2 {
+        let Prepared::Plan(mut plan) = prepare(&Tail { bytes: &zip, start: 0, total }, &Limits::default()).unwrap() else { panic!() };
+        plan.keep_part(index, 2);
+        sizes.push((plan.entries(), plan.body_end() - plan.body_start()));
+    }
+    assert_eq!(sizes[0].0, 4, "{sizes:?}");
+    assert_eq!(sizes[1].0, 4, "{sizes:?}");
+}
+
+#[test]
+fn overlap_across_a_part_boundary_is_refused() {
+    // b's data starts inside a's: whichever part gets a must not run into b's share.
+    let a = RawEntry::deflated("a.txt", &b"zeros".repeat(100_000));
+    let mut b = a.clone().raw_name(b"b.txt");
+    b.write_local = false;
+    b.cd_offset = Some(0);
+    let c = RawEntry::stored("c.txt", &[7u8; 50_000]);
+    let zip = raw_zip(&[a, b, c]);
+    for count in [2, 3] {
+        let e = stream_parts(&Sandbox::new(), &zip, count, &Limits::default()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{count} parts: {e}");
+    }
+}

@@ -1,9 +1,9 @@
-//! Generated bindings for the `storage-scheme` world. The WASI interfaces map onto the
+//! Generated bindings for the `storage-scheme-parts` world. The WASI interfaces map onto the
 //! `wasip2` crate so the kit's HTTP transport and these bindings share one set of types.
 
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "scheme-host:storage-scheme/storage-scheme",
+    world: "scheme-host:storage-scheme/storage-scheme-parts",
     with: {
         "wasi:http/types@0.2.12": wasip2::http::types,
         "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,

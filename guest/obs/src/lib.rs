@@ -31,9 +31,11 @@ mod glue {
     use scheme_plugin_kit::http::wasi::WasiTransport;
     use scheme_plugin_kit::retry::WasiSleeper;
 
+    use crate::bindings::exports::scheme_host::storage_scheme::parts::Guest as PartsGuest;
     use crate::bindings::exports::scheme_host::storage_scheme::plugin::{
         DownloadStats, Guest, Limits, PackageRef, PluginInfo, SchemeError, UnpackStats,
     };
+    use crate::bindings::scheme_host::storage_scheme::types::{Part, PartStats};
     use crate::bindings::scheme_host::storage_scheme::host;
     use crate::bindings::scheme_host::storage_scheme::types::{ConfigFile, ErrorKind, LogLevel, PackageFormat, Phase};
     use crate::credentials::{HUAWEICLOUD_CREDENTIALS_ID, OBSUTIL_CONFIG_ID};
@@ -100,6 +102,36 @@ mod glue {
         host::progress(phase, done, total, entries);
     }
 
+    fn unpack_stats(s: ops::UnpackStats) -> UnpackStats {
+        UnpackStats {
+            download: download_stats(s.download),
+            files: s.files,
+            directories: s.directories,
+            bytes_written: s.bytes_written,
+            executables: s.executables,
+            unpack_ms: s.unpack_ms,
+        }
+    }
+
+    impl PartsGuest for ObsPlugin {
+        fn download_and_unpack_part(uri: String, target: String, scratch: String, l: Limits, part: Part) -> Result<PartStats, SchemeError> {
+            let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
+            let o = ops::download_and_unpack_part(
+                &HostEnv,
+                &mut WasiTransport,
+                &mut WasiSleeper,
+                &u,
+                Path::new(&target),
+                Path::new(&scratch),
+                &limits(l),
+                &mut progress,
+                ops::Part { index: part.index, count: part.count },
+            )
+            .map_err(to_wit_error)?;
+            Ok(PartStats { split: o.split, object_version: o.object_version, stats: unpack_stats(o.stats) })
+        }
+    }
+
     impl Guest for ObsPlugin {
         fn info() -> PluginInfo {
             PluginInfo {
@@ -149,14 +181,7 @@ mod glue {
                 &mut progress,
             )
             .map_err(to_wit_error)?;
-            Ok(UnpackStats {
-                download: download_stats(s.download),
-                files: s.files,
-                directories: s.directories,
-                bytes_written: s.bytes_written,
-                executables: s.executables,
-                unpack_ms: s.unpack_ms,
-            })
+            Ok(unpack_stats(s))
         }
 
         fn download(uri: String, file: String, l: Limits) -> Result<DownloadStats, SchemeError> {

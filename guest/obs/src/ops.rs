@@ -28,7 +28,7 @@ pub enum Phase {
 }
 
 /// WIT `download-stats`, plus what the plugin logs for diagnosis.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DownloadStats {
     pub bytes_downloaded: u64,
     pub object_size: u64,
@@ -42,7 +42,7 @@ pub struct DownloadStats {
 }
 
 /// Mirrors WIT `unpack-stats`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnpackStats {
     pub download: DownloadStats,
     pub files: u64,
@@ -184,6 +184,35 @@ pub fn download_and_unpack<T: Transport, Z: Sleeper>(
         executables: stats.executables,
         unpack_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+pub use crate::zipfetch::{Part, PartOutcome};
+
+/// The share of `part` of the package (WIT `parts`): zips split when they stream; any
+/// other package is done whole by part 0.
+#[allow(clippy::too_many_arguments)]
+pub fn download_and_unpack_part<T: Transport, Z: Sleeper>(
+    env: &dyn Env,
+    transport: &mut T,
+    sleeper: &mut Z,
+    uri: &ObsUri,
+    target: &Path,
+    scratch: &Path,
+    limits: &Limits,
+    progress: Progress<'_>,
+    part: Part,
+) -> Result<PartOutcome> {
+    if part.index >= part.count.max(1) {
+        return Err(Error::internal(format!("part {} of {} does not exist", part.index, part.count)));
+    }
+    if uri.format == Format::Zip {
+        return crate::zipfetch::download_and_unpack_zip_part(env, transport, sleeper, uri, target, scratch, limits, progress, part);
+    }
+    if part.index > 0 {
+        return Ok(PartOutcome { split: false, object_version: None, stats: UnpackStats::default() });
+    }
+    let stats = download_and_unpack(env, transport, sleeper, uri, target, scratch, limits, progress)?;
+    Ok(PartOutcome { split: false, object_version: None, stats })
 }
 
 /// What `info()` declares: every variable read, the two config files, the hosts.

@@ -41,6 +41,31 @@ pub const TAIL_BYTES: u64 = 4 << 20;
 pub const MAX_DIRECTORY_BYTES: u64 = 128 << 20;
 /// What a streamed extraction reports as verified.
 pub const STREAM_VERIFIED: &str = "zip-crc32";
+/// Parts other than 0 ask for this much of the end first: enough for the central directory
+/// of a few hundred entries, little to waste when the package turns out not to be split.
+pub const PART_TAIL_BYTES: u64 = 64 << 10;
+/// Packages below this size are not split: a second instance, connection and central
+/// directory fetch cost more than they save.
+pub const SPLIT_MIN_BYTES: u64 = 16 << 20;
+
+/// One of `count` instances unpacking one package (WIT `part`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Part {
+    pub const WHOLE: Part = Part { index: 0, count: 1 };
+}
+
+/// WIT `part-stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartOutcome {
+    pub split: bool,
+    pub object_version: Option<String>,
+    pub stats: UnpackStats,
+}
 
 /// Sums what several requests of one call downloaded.
 #[derive(Default)]
@@ -69,7 +94,29 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
     limits: &Limits,
     progress: Progress<'_>,
 ) -> Result<UnpackStats> {
+    download_and_unpack_zip_part(env, transport, sleeper, uri, target, scratch, limits, progress, Part::WHOLE).map(|o| o.stats)
+}
+
+/// The share of `part` (see WIT `parts`). A package is split only when it streams (a
+/// ranged answer, an ETag, a central directory that parses) and is at least
+/// [`SPLIT_MIN_BYTES`]; every part decides that from the object alone, so they agree.
+/// Split parts never fall back to the plain path: one part cannot redo the whole tree
+/// while others write theirs, so a changed object is an error the host reports.
+#[allow(clippy::too_many_arguments)]
+pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(
+    env: &dyn Env,
+    transport: &mut T,
+    sleeper: &mut Z,
+    uri: &ObsUri,
+    target: &Path,
+    scratch: &Path,
+    limits: &Limits,
+    progress: Progress<'_>,
+    part: Part,
+) -> Result<PartOutcome> {
     let started = Instant::now();
+    let leader = part.index == 0;
+    let whole = |stats: UnpackStats, version: Option<String>| PartOutcome { split: false, object_version: version, stats };
     let downloading = |e: Error| e.context(format!("downloading {}", uri.display()));
     let unpacking = |e: Error| e.context(format!("unpacking {}", uri.display()));
     let Fetch { opts: base, mut store, credential_source } = prepare_fetch(env, transport, uri, limits)?;
@@ -78,20 +125,55 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
     let object = scratch.join("object");
     let mut totals = Totals::default();
 
+    let tail_bytes_wanted = if leader { TAIL_BYTES } else { PART_TAIL_BYTES };
     let mut opts = base.clone();
-    opts.range = Some(ByteRange::Suffix(TAIL_BYTES));
-    let mut sink = SpillSink::create(TAIL_BYTES as usize, &object).map_err(|e| Error::io("creating the download file", e))?;
-    let first = download(transport, &mut store, sleeper, &opts, &mut sink, &mut { on_download });
+    if !leader {
+        // The other parts first learn the object's size and version from its last byte:
+        // most packages are too small to split, and then this is all they fetch.
+        let mut probe = base.clone();
+        probe.range = Some(ByteRange::Suffix(1));
+        let mut last = Capped { held: 0, cap: PART_TAIL_BYTES as usize, overflowed: false };
+        let o = match download(transport, &mut store, sleeper, &probe, &mut last, &mut |_, _| {}) {
+            Ok(o) => o,
+            // Empty, or a store that ignores ranges: part 0 unpacks it whole.
+            Err(e) if e.http_status == Some(416) || last.overflowed => {
+                return Ok(whole(empty_stats(credential_source, &totals), None));
+            }
+            Err(e) => return Err(downloading(e)),
+        };
+        totals.add(&o);
+        if o.etag.is_none() || o.range_start.is_none() || o.object_size < SPLIT_MIN_BYTES.max(TAIL_BYTES + 1) {
+            return Ok(whole(empty_stats(credential_source, &totals), o.etag));
+        }
+        opts.if_match = o.etag;
+    }
+    opts.range = Some(ByteRange::Suffix(tail_bytes_wanted));
+    let mut sink = SpillSink::create(tail_bytes_wanted as usize, &object).map_err(|e| Error::io("creating the download file", e))?;
+    let first = download(transport, &mut store, sleeper, &opts, &mut sink, &mut |done, total| {
+        if leader {
+            on_download(done, total)
+        }
+    });
     let tail = match first {
         Ok(o) => o,
+        Err(e) if !leader && e.http_status == Some(416) => {
+            return Ok(whole(empty_stats(credential_source, &totals), None));
+        }
         // An empty object has no last bytes to give; the plain path reports what it is.
         Err(e) if e.http_status == Some(416) => {
             drop(sink);
-            return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals);
+            return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals).map(|s| whole(s, None));
         }
         Err(e) => return Err(downloading(e)),
     };
     totals.add(&tail);
+    let version = tail.etag.clone();
+    let splits = part.count > 1 && version.is_some() && tail.range_start.is_some() && tail.object_size >= SPLIT_MIN_BYTES.max(TAIL_BYTES + 1);
+    if !leader && !splits {
+        drop(sink);
+        let _ = fs::remove_file(&object);
+        return Ok(whole(empty_stats(credential_source, &totals), version));
+    }
 
     if tail.range_start.is_none() {
         // The whole object: verified by the engine like any download.
@@ -120,7 +202,7 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
         }
         .map_err(unpacking)?;
         stats.download_ms = unpack_started.duration_since(started).as_millis() as u64;
-        return Ok(unpack_stats(stats, extracted, unpack_started));
+        return Ok(whole(unpack_stats(stats, extracted, unpack_started), version));
     }
 
     let Spilled::Memory(mut tail_bytes) = sink.into_inner() else {
@@ -144,21 +226,29 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
                 tail_bytes = more;
                 tail_start = at;
             }
+            Prepared::NeedFrom(_) | Prepared::NotStreamable(_) if !leader => {
+                return Ok(whole(empty_stats(credential_source, &totals), version));
+            }
             Prepared::NeedFrom(_) | Prepared::NotStreamable(_) => {
-                return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals);
+                return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals).map(|s| whole(s, version));
             }
         }
     };
     drop(tail_bytes);
+    let mut plan = plan;
+    if splits {
+        plan.keep_part(part.index, part.count);
+    }
 
     // Without an ETag nothing ties two requests to one object: fetch the central directory
     // again with the body, where the stream compares it with the tail.
+    let body_start = plan.body_start();
     let body_end = if tail.etag.is_some() { plan.body_end() } else { total };
     let mut on_unpack = |entries: u64, bytes: u64| (progress.borrow_mut())(Phase::Unpack, bytes, None, entries);
     let mut stream = ZipStream::new(plan, target, limits, &mut on_unpack).map_err(unpacking)?;
-    if body_end > 0 {
+    if body_end > body_start {
         let mut body_opts = base.clone();
-        body_opts.range = Some(ByteRange::Span { start: 0, end: body_end });
+        body_opts.range = Some(ByteRange::Span { start: body_start, end: body_end });
         body_opts.if_match = tail.etag.clone();
         let body = download(transport, &mut store, sleeper, &body_opts, &mut stream, &mut { on_download });
         match body {
@@ -167,11 +257,18 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
                 if let Some(archive_error) = stream.take_error() {
                     return Err(unpacking(archive_error));
                 }
+                if splits && (stream.restarted() || e.http_status == Some(412)) {
+                    return Err(Error::integrity(format!(
+                        "{} changed while its parts were being downloaded (ETag no longer {}); try again",
+                        uri.display(),
+                        version.as_deref().unwrap_or("?")
+                    )));
+                }
                 if stream.restarted() || e.http_status == Some(412) {
                     // The object changed under us: start over from a clean tree, the plain way.
                     drop(stream);
                     clear_dir(target)?;
-                    return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals);
+                    return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals).map(|s| whole(s, None));
                 }
                 return Err(downloading(e));
             }
@@ -189,7 +286,53 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
         reads: totals.reads,
         credential_source,
     };
-    Ok(unpack_stats(stats, extracted, unpack_started))
+    Ok(PartOutcome { split: splits, object_version: version, stats: unpack_stats(stats, extracted, unpack_started) })
+}
+
+/// Takes a few bytes and refuses more, so a store that ignores a range cannot make an idle
+/// part download the whole object.
+struct Capped {
+    held: usize,
+    cap: usize,
+    overflowed: bool,
+}
+
+impl Sink for Capped {
+    fn write_chunk(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.held += data.len();
+        self.overflowed |= self.held > self.cap;
+        if self.overflowed {
+            return Err(std::io::Error::other("more than the few bytes asked for"));
+        }
+        Ok(())
+    }
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.held = 0;
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a part that had nothing to unpack reports: only the bytes it fetched to decide.
+fn empty_stats(credential_source: Option<&'static str>, totals: &Totals) -> UnpackStats {
+    UnpackStats {
+        download: DownloadStats {
+            bytes_downloaded: totals.bytes,
+            object_size: 0,
+            retries: totals.retries,
+            verified: None,
+            download_ms: 0,
+            reads: totals.reads,
+            credential_source,
+        },
+        files: 0,
+        directories: 0,
+        bytes_written: 0,
+        executables: Vec::new(),
+        unpack_ms: 0,
+    }
 }
 
 /// A whole object held in memory goes through the streamed extractor too (one inflater

@@ -12,7 +12,7 @@ mod send;
 pub mod tls;
 mod tunnel;
 
-use crate::bindings::{host_api, types, StorageScheme};
+use crate::bindings::{host_api, parts_api, types, StorageScheme, CONTRACT_PACKAGE, CONTRACT_VERSION};
 use crate::config::{Config, Limits};
 use crate::error::{HostError, Result};
 use crate::manifest::PluginManifest;
@@ -171,6 +171,8 @@ pub struct Grant<'a> {
 pub struct Instance {
     pub store: Store<StoreState>,
     pub bindings: StorageScheme,
+    /// The optional `parts` export, when the plugin has it.
+    parts: Option<parts_api::Guest>,
     deadline: Duration,
     net_log: Arc<Mutex<net::NetLog>>,
 }
@@ -191,6 +193,12 @@ impl Sandbox {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Whether `component` exports the optional `parts` interface (any semver-compatible
+    /// version), so one package may be unpacked by several instances.
+    pub fn has_parts(component: &Component) -> bool {
+        component.get_export_index(None, &format!("{CONTRACT_PACKAGE}/parts@{CONTRACT_VERSION}")).is_some()
     }
 
     /// Instantiates `component` in a fresh store that holds exactly `grant`.
@@ -237,10 +245,15 @@ impl Sandbox {
         let deadline = grant.limits.timeout();
         store.set_epoch_deadline(deadline.as_secs().saturating_mul(EPOCH_HZ).max(1));
         store.epoch_deadline_trap();
-        let bindings = StorageScheme::instantiate_async(&mut store, component, &self.linker)
-            .await
-            .map_err(|e| HostError::plugin(format!("cannot instantiate plugin {}: {e:#}", grant.name)))?;
-        Ok(Instance { store, bindings, deadline, net_log })
+        let failed = |e: wasmtime::Error| HostError::plugin(format!("cannot instantiate plugin {}: {e:#}", grant.name));
+        let pre = self.linker.instantiate_pre(component).map_err(failed)?;
+        let instance = pre.instantiate_async(&mut store).await.map_err(failed)?;
+        let bindings = StorageScheme::new(&mut store, &instance).map_err(failed)?;
+        let parts = match parts_api::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(failed)?),
+            Err(_) => None,
+        };
+        Ok(Instance { store, bindings, parts, deadline, net_log })
     }
 }
 
@@ -251,8 +264,36 @@ impl Instance {
     where
         F: AsyncFnOnce(&StorageScheme, &mut Store<StoreState>) -> wasmtime::Result<T>,
     {
+        let outcome = tokio::time::timeout(self.deadline, call(&self.bindings, &mut self.store)).await;
+        self.judge(what, outcome)
+    }
+
+    /// Whether this instance can take a share of a package (`parts` export).
+    pub fn has_parts(&self) -> bool {
+        self.parts.is_some()
+    }
+
+    /// `parts.download-and-unpack-part`, under the same rules as [`Instance::run`].
+    pub async fn run_part(
+        &mut self,
+        uri: &str,
+        target: &str,
+        scratch: &str,
+        limits: types::Limits,
+        part: types::Part,
+    ) -> Result<std::result::Result<types::PartStats, types::SchemeError>> {
+        let name = self.store.data().plugin_name.clone();
+        let Some(parts) = &self.parts else {
+            return Err(HostError::plugin(format!("plugin {name} does not export {CONTRACT_PACKAGE}/parts")));
+        };
+        let call = parts.call_download_and_unpack_part(&mut self.store, uri, target, scratch, limits, part);
+        let outcome = tokio::time::timeout(self.deadline, call).await;
+        self.judge("download-and-unpack", outcome)
+    }
+
+    /// Turns a call's outcome into a typed result that says which rule the plugin broke.
+    fn judge<T>(&self, what: &str, outcome: std::result::Result<wasmtime::Result<T>, tokio::time::error::Elapsed>) -> Result<T> {
         let deadline = self.deadline;
-        let outcome = tokio::time::timeout(deadline, call(&self.bindings, &mut self.store)).await;
         let name = self.store.data().plugin_name.clone();
         match outcome {
             Ok(Ok(v)) => Ok(v),

@@ -78,13 +78,71 @@ pub struct Plan {
     directory_start: u64,
     tail: Vec<u8>,
     tail_start: u64,
+    /// Object offset the body download starts at (0 unless a part was kept).
+    body_start: u64,
+    /// No entry's data may run past this offset: the central directory, or the next part's
+    /// first local header.
+    stop: u64,
 }
 
+/// Per-entry cost, in compressed-byte equivalents, when shares are balanced: a small file
+/// costs a create, a write and a close however few bytes it holds.
+const ENTRY_WEIGHT: u64 = 4096;
+
 impl Plan {
+    /// Where the body download starts.
+    pub fn body_start(&self) -> u64 {
+        self.body_start
+    }
+
     /// Where the entries' data ends: the body download can stop here.
     pub fn body_end(&self) -> u64 {
-        self.directory_start
+        self.stop
     }
+
+    /// Number of entries this plan extracts.
+    pub fn entries(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Keeps only the share of part `index` of `count`: a run of consecutive entries (in
+    /// data order) of about `1/count` of the archive's weight, so each part is one ranged
+    /// request. The boundaries depend on the central directory alone, so parts computed by
+    /// separate instances are disjoint and together cover every entry. The share may be empty.
+    ///
+    /// Overlap between shares is still caught: a part's entries must end before the next
+    /// share's first local header, which is where its body range stops.
+    pub fn keep_part(&mut self, index: u32, count: u32) {
+        let count = count.max(1) as usize;
+        let index = (index as usize).min(count - 1);
+        let bounds = share_bounds(&self.entries, count);
+        let (first, end) = (bounds[index], bounds[index + 1]);
+        self.stop = self.entries.get(end).map_or(self.directory_start, |e| e.header_start).min(self.directory_start);
+        self.body_start = if index == 0 { 0 } else { self.entries.get(first).map_or(self.stop, |e| e.header_start) };
+        self.body_start = self.body_start.min(self.stop);
+        self.entries.truncate(end);
+        self.entries.drain(..first);
+    }
+}
+
+/// `count + 1` entry indices: share `k` is `bounds[k]..bounds[k + 1]`.
+fn share_bounds(entries: &[Entry], count: usize) -> Vec<usize> {
+    let weight = |e: &Entry| e.compressed.saturating_add(ENTRY_WEIGHT);
+    let total: u128 = entries.iter().map(|e| weight(e) as u128).sum();
+    let mut bounds = Vec::with_capacity(count + 1);
+    bounds.push(0);
+    let mut acc: u128 = 0;
+    let mut i = 0;
+    for k in 1..count {
+        let goal = total * k as u128 / count as u128;
+        while i < entries.len() && acc + weight(&entries[i]) as u128 / 2 < goal {
+            acc += weight(&entries[i]) as u128;
+            i += 1;
+        }
+        bounds.push(i);
+    }
+    bounds.push(entries.len());
+    bounds
 }
 
 /// Reads the tail as if it were the object, noting the lowest offset asked for below it
@@ -167,12 +225,21 @@ pub fn prepare(tail: &Tail<'_>, limits: &Limits) -> Result<Prepared> {
         });
     }
     entries.sort_by_key(|e| e.header_start);
+    if let Some(w) = entries.windows(2).find(|w| w[0].header_start == w[1].header_start) {
+        return Err(Error::unsafe_archive(format!(
+            "entries `{}` and `{}` share one local header (a zip bomb shares compressed data this way)",
+            shown(&w[0]),
+            shown(&w[1])
+        )));
+    }
     Ok(Prepared::Plan(Plan {
         entries,
         tree: central.tree,
         directory_start: archive.central_directory_start(),
         tail: tail.bytes.to_vec(),
         tail_start: tail.start,
+        body_start: 0,
+        stop: archive.central_directory_start(),
     }))
 }
 
@@ -215,11 +282,11 @@ pub struct ZipStream<'a> {
 impl<'a> ZipStream<'a> {
     pub fn new(plan: Plan, target: &Path, limits: &'a Limits, progress: &'a mut dyn FnMut(u64, u64)) -> Result<Self> {
         Ok(ZipStream {
+            pos: plan.body_start,
             plan,
             limits,
             out: Output::new(target, limits, progress)?,
             next: 0,
-            pos: 0,
             state: State::Seek,
             header: Vec::with_capacity(LOCAL_FIXED + 256),
             inflater: Decompress::new(false),
@@ -278,6 +345,9 @@ impl<'a> ZipStream<'a> {
                         self.pos += gap as u64;
                         continue;
                     }
+                    if e.header_start.saturating_add(LOCAL_FIXED as u64) > self.plan.stop {
+                        return Err(self.overlap(e));
+                    }
                     self.header.clear();
                     self.state = State::Header { need: LOCAL_FIXED };
                 }
@@ -335,6 +405,9 @@ impl<'a> ZipStream<'a> {
             let name_len = u16::from_le_bytes([self.header[26], self.header[27]]) as usize;
             let extra_len = u16::from_le_bytes([self.header[28], self.header[29]]) as usize;
             let full = LOCAL_FIXED + name_len + extra_len;
+            if e.header_start.saturating_add(full as u64) > self.plan.stop {
+                return Err(self.overlap(e));
+            }
             if full > need {
                 self.state = State::Header { need: full };
                 return Ok(());
@@ -349,8 +422,8 @@ impl<'a> ZipStream<'a> {
             )));
         }
         let data_end = self.pos.checked_add(e.compressed);
-        if data_end.is_none_or(|end| end > self.plan.directory_start) {
-            return Err(Error::unsafe_archive(format!("the data of entry `{}` overlaps the central directory", shown(e))));
+        if data_end.is_none_or(|end| end > self.plan.stop) {
+            return Err(self.overlap(e));
         }
         let compressed = e.compressed;
         self.begin_entry()?;
@@ -494,6 +567,12 @@ impl<'a> ZipStream<'a> {
             )));
         }
         Ok(())
+    }
+
+    /// `e` runs past where the next share or the central directory begins.
+    fn overlap(&self, e: &Entry) -> Error {
+        let what = if self.plan.stop < self.plan.directory_start { "the entry after it" } else { "the central directory" };
+        Error::unsafe_archive(format!("the data of entry `{}` overlaps {what}", shown(e)))
     }
 
     fn corrupt(&self, why: &str) -> Error {
