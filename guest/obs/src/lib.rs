@@ -94,6 +94,11 @@ mod glue {
         }
     }
 
+    /// Every unpack checks its bytes with the host's native CRC-32.
+    fn use_host_checksums() {
+        scheme_plugin_kit::archive::checksum::use_native_crc32(|crc, bytes| host::crc32(crc, bytes));
+    }
+
     fn progress(phase: ops::Phase, done: u64, total: Option<u64>, entries: u64) {
         let phase = match phase {
             ops::Phase::Download => Phase::Download,
@@ -115,6 +120,7 @@ mod glue {
 
     impl PartsGuest for ObsPlugin {
         fn download_and_unpack_part(uri: String, target: String, scratch: String, l: Limits, part: Part) -> Result<PartStats, SchemeError> {
+            use_host_checksums();
             let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
             let o = ops::download_and_unpack_part(
                 &HostEnv,
@@ -169,6 +175,7 @@ mod glue {
         }
 
         fn download_and_unpack(uri: String, target: String, scratch: String, l: Limits) -> Result<UnpackStats, SchemeError> {
+            use_host_checksums();
             let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
             let s = ops::download_and_unpack(
                 &HostEnv,

@@ -109,6 +109,12 @@ impl host_api::Host for StoreState {
         Ok(read_capped(path))
     }
 
+    async fn crc32(&mut self, crc: u32, bytes: Vec<u8>) -> wasmtime::Result<u32> {
+        let mut h = crc32fast::Hasher::new_with_initial(crc);
+        h.update(&bytes);
+        Ok(h.finalize())
+    }
+
     async fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
         let message = crate::text::escape(&message);
         let plugin = &self.plugin_name;

@@ -57,6 +57,7 @@
 //! | nested archives | written as plain files, never opened |
 //! | data after the end of a tar archive | ignored up to 16 MiB (record padding), then `integrity`; gzip and xz trailers are always verified |
 
+pub mod checksum;
 mod eocd;
 mod fsout;
 mod links;

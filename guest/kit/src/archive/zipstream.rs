@@ -581,14 +581,13 @@ impl<'a> ZipStream<'a> {
     }
 }
 
-/// Running CRC-32 (the zip polynomial). zlib-rs's braided table code: in a wasm guest,
-/// where no carry-less multiply exists, it beats crc32fast's slice-by-16 (measured with
-/// `cargo xtask bench`, see docs).
+/// Running CRC-32 (the zip polynomial), natively in the host when the plugin installed it
+/// ([`super::checksum`]).
 struct Crc32(u32);
 
 impl Crc32 {
     fn update(&mut self, data: &[u8]) {
-        self.0 = zlib_rs::crc32::crc32(self.0, data);
+        self.0 = super::checksum::crc32(self.0, data);
     }
 }
 
