@@ -188,6 +188,21 @@ pub fn obs_error(status: u16, headers: &Headers, body: &[u8], anonymous: bool, r
 }
 
 /// Escapes control characters and removes any secret the server echoed back.
+/// `e` with every secret in `redact` replaced, in all of its text.
+pub fn redact_error(mut e: Error, redact: &[&str]) -> Error {
+    let scrub = |s: &mut String| {
+        for secret in redact.iter().filter(|s| s.len() >= 4) {
+            if s.contains(secret) {
+                *s = s.replace(secret, "(redacted)");
+            }
+        }
+    };
+    scrub(&mut e.message);
+    e.store_code.as_mut().map(scrub);
+    e.request_id.as_mut().map(scrub);
+    e
+}
+
 fn clean(s: &str, redact: &[&str]) -> String {
     let mut out = escape(s);
     for secret in redact.iter().filter(|s| s.len() >= 4) {

@@ -122,6 +122,18 @@ pub fn download_to_file<T: Transport, Z: Sleeper>(
     limits: &Limits,
     progress: Progress<'_>,
 ) -> Result<DownloadStats> {
+    scrubbed(env, fetch_to_file(env, transport, sleeper, uri, file, limits, progress))
+}
+
+fn fetch_to_file<T: Transport, Z: Sleeper>(
+    env: &dyn Env,
+    transport: &mut T,
+    sleeper: &mut Z,
+    uri: &ObsUri,
+    file: &Path,
+    limits: &Limits,
+    progress: Progress<'_>,
+) -> Result<DownloadStats> {
     let started = Instant::now();
     let Fetch { opts, mut store, credential_source } = prepare_fetch(env, transport, uri, limits)?;
     let f = File::create(file).map_err(|e| Error::io("creating the download file", e))?;
@@ -147,6 +159,20 @@ pub fn download_to_file<T: Transport, Z: Sleeper>(
 /// Downloads into `scratch/object`, then unpacks into `target`.
 #[allow(clippy::too_many_arguments)]
 pub fn download_and_unpack<T: Transport, Z: Sleeper>(
+    env: &dyn Env,
+    transport: &mut T,
+    sleeper: &mut Z,
+    uri: &ObsUri,
+    target: &Path,
+    scratch: &Path,
+    limits: &Limits,
+    progress: Progress<'_>,
+) -> Result<UnpackStats> {
+    scrubbed(env, fetch_and_unpack(env, transport, sleeper, uri, target, scratch, limits, progress))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fetch_and_unpack<T: Transport, Z: Sleeper>(
     env: &dyn Env,
     transport: &mut T,
     sleeper: &mut Z,
@@ -206,13 +232,23 @@ pub fn download_and_unpack_part<T: Transport, Z: Sleeper>(
         return Err(Error::internal(format!("part {} of {} does not exist", part.index, part.count)));
     }
     if uri.format == Format::Zip {
-        return crate::zipfetch::download_and_unpack_zip_part(env, transport, sleeper, uri, target, scratch, limits, progress, part);
+        let r = crate::zipfetch::download_and_unpack_zip_part(env, transport, sleeper, uri, target, scratch, limits, progress, part);
+        return scrubbed(env, r);
     }
     if part.index > 0 {
         return Ok(PartOutcome { split: false, object_version: None, stats: UnpackStats::default() });
     }
     let stats = download_and_unpack(env, transport, sleeper, uri, target, scratch, limits, progress)?;
     Ok(PartOutcome { split: false, object_version: None, stats })
+}
+
+/// `r` with the secrets this call may have sent scrubbed from its error: a hostile endpoint
+/// can echo the access key or token into anything it returns, entry names included.
+fn scrubbed<T>(env: &dyn Env, r: Result<T>) -> Result<T> {
+    r.map_err(|e| {
+        let secrets = credentials::known_secrets(env);
+        crate::error::redact_error(e, &secrets.iter().map(String::as_str).collect::<Vec<_>>())
+    })
 }
 
 /// What `info()` declares: every variable read, the two config files, the hosts.

@@ -204,3 +204,23 @@ fn anonymous_access_denied_explains_itself() {
 fn declared_hosts() {
     assert_eq!(network_hosts(), vec!["*.myhuaweicloud.com", "env:OBS_ENDPOINT", "169.254.169.254:80"]);
 }
+
+#[test]
+fn secrets_echoed_into_an_archive_never_reach_the_error() {
+    let token = "TOKENechoedBackByAHostileServer0001";
+    let body = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(format!("../{AK}/{token}.py"), zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(b"x").unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let len = body.len().to_string();
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[("Content-Length", &len)], &body)]);
+    let d = dirs();
+    let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
+    let env = env().var(s::OBS_SECURITY_TOKEN, token);
+    let e = download_and_unpack(&env, &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
+    assert!(!e.message.contains(AK) && !e.message.contains(token), "{}", e.message);
+    assert!(e.message.contains("(redacted)"), "{}", e.message);
+}

@@ -147,6 +147,7 @@ pub struct HttpPolicy {
     first_byte_timeout: Duration,
     between_bytes_timeout: Duration,
     max_body_bytes: u64,
+    max_header_bytes: usize,
     pub log: Arc<Mutex<NetLog>>,
 }
 
@@ -160,6 +161,7 @@ impl HttpPolicy {
             between_bytes_timeout: Duration::from_secs(limits.between_bytes_timeout_secs),
             // Error bodies and redirects ride on top of the object itself.
             max_body_bytes: limits.max_download_bytes.saturating_add(1 << 20),
+            max_header_bytes: usize::try_from(limits.max_header_bytes).unwrap_or(usize::MAX),
             log: Arc::default(),
         }
     }
@@ -206,9 +208,25 @@ impl WasiHttpHooks for HttpPolicy {
         tracing::debug!(method = %request.method(), authority = %authority, "outbound request");
         let options = self.clamp(options);
         let max = self.max_body_bytes;
+        let max_headers = self.max_header_bytes;
         let (outbound, log) = (self.outbound.clone(), self.log.clone());
         Box::new(async move {
-            let (response, io) = super::send::send(outbound, log, request, options).await?;
+            let (response, io) = super::send::send(outbound, log.clone(), request, options).await?;
+            // The HTTP client bounds a response head only by its read buffer (~400 KiB);
+            // the operator's limit applies to what the server sends as well as to what the
+            // plugin builds.
+            let size: usize = response.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+            if size > max_headers {
+                log.lock().unwrap().failures.push(format!(
+                    "{} sent {size} bytes of response headers, more than limits.max-header-bytes ({max_headers})",
+                    crate::text::escape(&authority)
+                ));
+                return Err(ErrorCode::HttpResponseHeaderSize(wasmtime_wasi_http::p2::bindings::http::types::FieldSizePayload {
+                    field_name: None,
+                    field_size: u32::try_from(size).ok(),
+                })
+                .into());
+            }
             let response = response.map(|body| CappedBody { inner: body, left: max }.boxed_unsync());
             Ok((response, io))
         })

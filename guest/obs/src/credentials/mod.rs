@@ -173,6 +173,21 @@ pub fn resolve<T: Transport>(env: &dyn Env, transport: &mut T) -> Result<Resolve
     }
 }
 
+/// Every secret this call may have sent, found without any I/O: the static sources and the
+/// metadata credentials an earlier request of this call cached. A hostile endpoint can echo
+/// the access key or token back (into an entry name, a redirect, a header), so the plugin
+/// scrubs these from every error it returns.
+pub fn known_secrets(env: &dyn Env) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    if let Ok(Some(c)) = from_static_sources(env) {
+        found.extend(c.secrets().into_iter().map(String::from));
+    }
+    if let Some(c) = METADATA_CACHE.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        found.extend(c.secrets().into_iter().map(String::from));
+    }
+    found
+}
+
 #[cfg(test)]
 pub(crate) fn clear_metadata_cache() {
     *METADATA_CACHE.lock().unwrap_or_else(|p| p.into_inner()) = None;
