@@ -247,3 +247,35 @@ fn a_small_package_is_not_split() {
     assert_eq!(v["bytes_downloaded"].as_u64().unwrap(), small_len + 3, "{v:#}");
     assert_eq!(tree(&e.out("s")), ["bin/", "bin/run.sh", "data/", "data/blob.bin", "helper.py", "main.py"]);
 }
+
+#[test]
+fn parts_resume_cut_connections_and_a_refusal_publishes_nothing() {
+    use obs_server::{Fault, FaultRule};
+    let fx = ObsFixture::start();
+    fx.put("ray-jobs", "big.zip", archives::large_package("big"));
+    let e = obs_env(&fx);
+    let uri = "obs://ray-jobs/big.zip";
+    let run = |dest: &str| e.run(&["download-and-unpack", uri, e.out(dest).to_str().unwrap(), "--json", "--parts", "2"]);
+    let want = {
+        run("clean").ok();
+        snapshot(&e.out("clean"))
+    };
+
+    // Cut connections, whichever part's requests they hit, are resumed within that part.
+    fx.server.set_fault(FaultRule::new("ray-jobs", "big.zip", Fault::Reset { after_bytes: 3 << 20 }).times(3)).unwrap();
+    let v = run("cut").ok();
+    assert_eq!(v["split"], true, "{v:#}");
+    assert!(v["retries"].as_u64().unwrap() >= 1, "{v:#}");
+    assert!(snapshot(&e.out("cut")) == want, "a resumed part made a different tree");
+
+    // A refusal of any one request fails the whole call: the other part is stopped and
+    // nothing, not even staging, is left beside DEST.
+    fx.server.set_fault(
+        FaultRule::new("ray-jobs", "big.zip", Fault::Error { status: 403, code: "AccessDenied".into(), message: None, retry_after_secs: None }).times(1),
+    )
+    .unwrap();
+    let err = run("refused").err();
+    assert_eq!(err["kind"], "access-denied", "{err:#}");
+    assert_eq!(err["store_code"], "AccessDenied");
+    assert_eq!(listing(&e.path("out")), ["clean", "cut"], "nothing published or left behind");
+}
