@@ -199,23 +199,32 @@ impl Host {
         })
     }
 
-    pub async fn download_and_unpack(&self, uri: &str, dest: &Path, overwrite: bool, progress: Box<dyn ProgressSink>) -> Result<UnpackOutcome> {
+    /// What both fetching commands do first: find the plugin, validate the URI in it, take
+    /// the package lock and clean up after killed predecessors.
+    async fn begin(&self, uri: &str, dest: &Path, accept: impl FnOnce(&types::PackageRef) -> Result<()>) -> Result<Begun> {
         let started = Instant::now();
         let (entry, component, load_ms) = self.plugin_for(uri).await?;
         let t = Instant::now();
         let mut probe = self.instantiate(&entry, &component, None, Box::new(())).await?;
         let parsed = parse_in(&mut probe, uri).await?;
-        if parsed.format == types::PackageFormat::Wheel {
-            return Err(HostError::new(
-                ErrorKind::Unsupported,
-                format!("{uri} is a wheel: Ray installs wheels as files; use `scheme-host download`"),
-            ));
-        }
+        accept(&parsed)?;
         let lock = PackageLock::acquire(dest)?;
         // Before any early return: a process killed after publishing leaves its staging
         // directory beside a complete DEST, and only a lock holder may remove it.
         lock.clean_stale();
         let report = plugin_report(&entry);
+        Ok(Begun { started, instantiate_started: t, load_ms, entry, component, parsed, lock, report })
+    }
+
+    pub async fn download_and_unpack(&self, uri: &str, dest: &Path, overwrite: bool, progress: Box<dyn ProgressSink>) -> Result<UnpackOutcome> {
+        let not_a_wheel = |p: &types::PackageRef| match p.format {
+            types::PackageFormat::Wheel => Err(HostError::new(
+                ErrorKind::Unsupported,
+                format!("{uri} is a wheel: Ray installs wheels as files; use `scheme-host download`"),
+            )),
+            _ => Ok(()),
+        };
+        let Begun { started, instantiate_started: t, load_ms, entry, component, parsed, lock, report } = self.begin(uri, dest, not_a_wheel).await?;
         if lock.dest_exists() && !overwrite {
             return Ok(UnpackOutcome {
                 uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
@@ -289,14 +298,7 @@ impl Host {
     }
 
     pub async fn download(&self, uri: &str, file: &Path, overwrite: bool, progress: Box<dyn ProgressSink>) -> Result<DownloadOutcome> {
-        let started = Instant::now();
-        let (entry, component, load_ms) = self.plugin_for(uri).await?;
-        let t = Instant::now();
-        let mut probe = self.instantiate(&entry, &component, None, Box::new(())).await?;
-        let parsed = parse_in(&mut probe, uri).await?;
-        let lock = PackageLock::acquire(file)?;
-        lock.clean_stale();
-        let report = plugin_report(&entry);
+        let Begun { started, instantiate_started: t, load_ms, entry, component, parsed, lock, report } = self.begin(uri, file, |_| Ok(())).await?;
         if lock.dest_exists() && !overwrite {
             return Ok(DownloadOutcome {
                 uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
@@ -341,6 +343,18 @@ impl Host {
             plugin: report,
         })
     }
+}
+
+/// A fetching command after [`Host::begin`].
+struct Begun {
+    started: Instant,
+    instantiate_started: Instant,
+    load_ms: u64,
+    entry: PluginEntry,
+    component: Component,
+    parsed: types::PackageRef,
+    lock: PackageLock,
+    report: PluginReport,
 }
 
 async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
