@@ -84,17 +84,14 @@ fn fetch_unpack(uri: &str, dest: &Path) -> Result<serde_json::Value> {
     std::fs::create_dir_all(&scratch)?;
     let parsed = obs_plugin::uri::ObsUri::parse(uri).map_err(|e| anyhow::anyhow!("{e}"))?;
     let seed = started.elapsed().as_nanos() as u64 | 1;
-    let stats = obs_plugin::ops::download_and_unpack(
-        &ProcessEnv,
-        &mut transport::TcpTransport,
-        &mut ThreadSleeper(seed),
-        &parsed,
-        &target,
-        &scratch,
-        &Limits::default(),
-        &mut |_, _, _, _| {},
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let call = &mut obs_plugin::ops::Call {
+        env: &ProcessEnv,
+        transport: &mut transport::TcpTransport,
+        sleeper: &mut ThreadSleeper(seed),
+        limits: &Limits::default(),
+        progress: &mut |_, _, _, _| {},
+    };
+    let stats = obs_plugin::ops::download_and_unpack(call, &parsed, &target, &scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(serde_json::json!({
         "files": stats.files,
         "bytes": stats.bytes_written,

@@ -94,6 +94,14 @@ mod glue {
         }
     }
 
+    /// Runs `f` with the plugin's means inside the host: its environment, `wasi:http`, real
+    /// sleeps, the host's limits and the `progress` import.
+    fn with_call<R>(l: Limits, f: impl FnOnce(&mut ops::Call<'_, WasiTransport, WasiSleeper>) -> R) -> R {
+        let (mut transport, mut sleeper, mut report) = (WasiTransport, WasiSleeper, progress);
+        let limits = limits(l);
+        f(&mut ops::Call { env: &HostEnv, transport: &mut transport, sleeper: &mut sleeper, limits: &limits, progress: &mut report })
+    }
+
     /// Every unpack checks its bytes with the host's native CRC-32.
     fn use_host_checksums() {
         scheme_plugin_kit::archive::checksum::use_native_crc32(|crc, bytes| host::crc32(crc, bytes));
@@ -122,18 +130,8 @@ mod glue {
         fn download_and_unpack_part(uri: String, target: String, scratch: String, l: Limits, part: Part) -> Result<PartStats, SchemeError> {
             use_host_checksums();
             let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
-            let o = ops::download_and_unpack_part(
-                &HostEnv,
-                &mut WasiTransport,
-                &mut WasiSleeper,
-                &u,
-                Path::new(&target),
-                Path::new(&scratch),
-                &limits(l),
-                &mut progress,
-                ops::Part { index: part.index, count: part.count },
-            )
-            .map_err(to_wit_error)?;
+            let part = ops::Part { index: part.index, count: part.count };
+            let o = with_call(l, |c| ops::download_and_unpack_part(c, &u, Path::new(&target), Path::new(&scratch), part)).map_err(to_wit_error)?;
             Ok(PartStats { split: o.split, object_version: o.object_version, stats: unpack_stats(o.stats) })
         }
     }
@@ -177,23 +175,13 @@ mod glue {
         fn download_and_unpack(uri: String, target: String, scratch: String, l: Limits) -> Result<UnpackStats, SchemeError> {
             use_host_checksums();
             let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
-            let s = ops::download_and_unpack(
-                &HostEnv,
-                &mut WasiTransport,
-                &mut WasiSleeper,
-                &u,
-                Path::new(&target),
-                Path::new(&scratch),
-                &limits(l),
-                &mut progress,
-            )
-            .map_err(to_wit_error)?;
+            let s = with_call(l, |c| ops::download_and_unpack(c, &u, Path::new(&target), Path::new(&scratch))).map_err(to_wit_error)?;
             Ok(unpack_stats(s))
         }
 
         fn download(uri: String, file: String, l: Limits) -> Result<DownloadStats, SchemeError> {
             let u = ObsUri::parse(&uri).map_err(to_wit_error)?;
-            ops::download_to_file(&HostEnv, &mut WasiTransport, &mut WasiSleeper, &u, Path::new(&file), &limits(l), &mut progress)
+            with_call(l, |c| ops::download_to_file(c, &u, Path::new(&file)))
                 .map(download_stats)
                 .map_err(to_wit_error)
         }

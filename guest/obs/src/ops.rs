@@ -112,33 +112,29 @@ pub(crate) fn prepare_fetch<'e, T: Transport>(env: &'e dyn Env, transport: &mut 
     Ok(Fetch { opts, store, credential_source })
 }
 
-/// Downloads the object into `file` (created or truncated).
-pub fn download_to_file<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    file: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-) -> Result<DownloadStats> {
-    scrubbed(env, fetch_to_file(env, transport, sleeper, uri, file, limits, progress))
+/// One plugin call's means: where settings and credentials come from, the network, how to
+/// wait between retries, the limits, and where progress goes. Every operation takes one.
+pub struct Call<'a, T: Transport, Z: Sleeper> {
+    pub env: &'a dyn Env,
+    pub transport: &'a mut T,
+    pub sleeper: &'a mut Z,
+    pub limits: &'a Limits,
+    pub progress: Progress<'a>,
 }
 
-fn fetch_to_file<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    file: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-) -> Result<DownloadStats> {
+/// Downloads the object into `file` (created or truncated).
+pub fn download_to_file<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, file: &Path) -> Result<DownloadStats> {
+    let r = fetch_to_file(call, uri, file);
+    scrubbed(call.env, r)
+}
+
+fn fetch_to_file<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, file: &Path) -> Result<DownloadStats> {
     let started = Instant::now();
-    let Fetch { opts, mut store, credential_source } = prepare_fetch(env, transport, uri, limits)?;
+    let Fetch { opts, mut store, credential_source } = prepare_fetch(call.env, call.transport, uri, call.limits)?;
     let f = File::create(file).map_err(|e| Error::io("creating the download file", e))?;
     let mut sink = FileSink::new(f);
-    let outcome = download(transport, &mut store, sleeper, &opts, &mut sink, &mut |done, total| progress(Phase::Download, done, total, 0))
+    let progress = &mut call.progress;
+    let outcome = download(call.transport, &mut store, call.sleeper, &opts, &mut sink, &mut |done, total| progress(Phase::Download, done, total, 0))
         .map_err(|e| e.context(format!("downloading {}", uri.display())));
     drop(sink);
     // On error the partial file stays: the host removes its staging directory, and until
@@ -156,34 +152,16 @@ fn fetch_to_file<T: Transport, Z: Sleeper>(
     })
 }
 
-/// Downloads into `scratch/object`, then unpacks into `target`.
-#[allow(clippy::too_many_arguments)]
-pub fn download_and_unpack<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    target: &Path,
-    scratch: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-) -> Result<UnpackStats> {
-    scrubbed(env, fetch_and_unpack(env, transport, sleeper, uri, target, scratch, limits, progress))
+/// Fetches the package and unpacks it into `target`; `scratch` holds whatever must touch
+/// the disk first.
+pub fn download_and_unpack<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path) -> Result<UnpackStats> {
+    let r = fetch_and_unpack(call, uri, target, scratch);
+    scrubbed(call.env, r)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn fetch_and_unpack<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    target: &Path,
-    scratch: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-) -> Result<UnpackStats> {
+fn fetch_and_unpack<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path) -> Result<UnpackStats> {
     let compression = match uri.format {
-        Format::Zip => return crate::zipfetch::download_and_unpack_zip(env, transport, sleeper, uri, target, scratch, limits, progress),
+        Format::Zip => return crate::zipfetch::download_and_unpack_zip(call, uri, target, scratch),
         Format::TarGz => TarCompression::Gzip,
         Format::TarXz => TarCompression::Xz,
         Format::Wheel => {
@@ -193,13 +171,13 @@ fn fetch_and_unpack<T: Transport, Z: Sleeper>(
         }
     };
     let object = scratch.join("object");
-    let dl = download_to_file(env, transport, sleeper, uri, &object, limits, &mut *progress)?;
+    let dl = fetch_to_file(call, uri, &object)?;
 
     let started = Instant::now();
     let file = File::open(&object).map_err(|e| Error::io("opening the downloaded object", e))?;
+    let progress = &mut call.progress;
     let mut on_unpack = |entries: u64, bytes: u64| progress(Phase::Unpack, bytes, None, entries);
-    let stats = extract_tar(file, compression, target, limits, &mut on_unpack)
-    .map_err(|e| e.context(format!("unpacking {}", uri.display())))?;
+    let stats = extract_tar(file, compression, target, call.limits, &mut on_unpack).map_err(|e| e.context(format!("unpacking {}", uri.display())))?;
     // Free the space before the host publishes the tree.
     let _ = fs::remove_file(&object);
     Ok(UnpackStats {
@@ -216,29 +194,18 @@ pub use crate::zipfetch::{Part, PartOutcome};
 
 /// The share of `part` of the package (WIT `parts`): zips split when they stream; any
 /// other package is done whole by part 0.
-#[allow(clippy::too_many_arguments)]
-pub fn download_and_unpack_part<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    target: &Path,
-    scratch: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-    part: Part,
-) -> Result<PartOutcome> {
+pub fn download_and_unpack_part<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path, part: Part) -> Result<PartOutcome> {
     if part.index >= part.count.max(1) {
         return Err(Error::internal(format!("part {} of {} does not exist", part.index, part.count)));
     }
     if uri.format == Format::Zip {
-        let r = crate::zipfetch::download_and_unpack_zip_part(env, transport, sleeper, uri, target, scratch, limits, progress, part);
-        return scrubbed(env, r);
+        let r = crate::zipfetch::download_and_unpack_zip_part(call, uri, target, scratch, part);
+        return scrubbed(call.env, r);
     }
     if part.index > 0 {
         return Ok(PartOutcome { split: false, object_version: None, stats: UnpackStats::default() });
     }
-    let stats = download_and_unpack(env, transport, sleeper, uri, target, scratch, limits, progress)?;
+    let stats = download_and_unpack(call, uri, target, scratch)?;
     Ok(PartOutcome { split: false, object_version: None, stats })
 }
 

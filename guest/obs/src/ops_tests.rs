@@ -69,7 +69,7 @@ fn zip_end_to_end_signed_path_style() {
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/my dir/pkg.zip").unwrap();
     let mut events = Vec::new();
-    let stats = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |p, done, total, entries| events.push((p, done, total, entries))).unwrap();
+    let stats = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |p, done, total, entries| events.push((p, done, total, entries)) }, &uri, &d.target, &d.scratch).unwrap();
 
     let req = &t.requests[0];
     assert_eq!(req.url(), "http://127.0.0.1:9000/ray-jobs/my%20dir/pkg.zip");
@@ -95,7 +95,7 @@ fn tar_gz_end_to_end_virtual_hosted() {
     let d = dirs();
     let e = env().var(s::OBS_ENDPOINT, "https://obs.cn-north-4.myhuaweicloud.com");
     let uri = ObsUri::parse("obs://ray-jobs/job.tgz").unwrap();
-    let stats = download_and_unpack(&e, &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    let stats = download_and_unpack(&mut Call { env: &e, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap();
     assert_eq!(t.requests[0].url(), "https://ray-jobs.obs.cn-north-4.myhuaweicloud.com/job.tgz");
     assert_eq!(fs::read(d.target.join("pkg/a.py")).unwrap(), b"x = 1\n");
     assert_eq!(stats.download.verified, None);
@@ -106,13 +106,13 @@ fn wheel_is_not_unpacked_but_downloads() {
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/a-1.0-py3-none-any.whl").unwrap();
     let mut t = FakeTransport::new(vec![]);
-    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    let e = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Unsupported);
     assert!(t.requests.is_empty());
 
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"wheel bytes")]);
     let file = d.scratch.join("a.whl");
-    let st = download_to_file(&env(), &mut t, &mut FakeSleeper::default(), &uri, &file, &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    let st = download_to_file(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &file).unwrap();
     assert_eq!(fs::read(&file).unwrap(), b"wheel bytes");
     assert_eq!((st.bytes_downloaded, st.object_size, st.retries), (11, 11, 0));
     assert_eq!(st.credential_source, Some(crate::credentials::Source::ObsEnv.describe()));
@@ -124,7 +124,7 @@ fn store_errors_keep_code_and_request_id_and_never_reach_the_file() {
     let uri = ObsUri::parse("obs://ray-jobs/missing.zip").unwrap();
     let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><RequestId>RID42</RequestId></Error>";
     let mut t = FakeTransport::new(vec![Reply::ok(404, &[("Content-Type", "application/xml")], body)]);
-    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    let e = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!((e.kind, e.store_code.as_deref(), e.request_id.as_deref(), e.http_status), (ErrorKind::NotFound, Some("NoSuchKey"), Some("RID42"), Some(404)));
     assert!(e.message.contains("bucket ray-jobs, key missing.zip"), "{}", e.message);
     assert!(!e.message.contains(AK) && !e.message.contains(SK));
@@ -138,7 +138,7 @@ fn an_error_page_saved_as_the_object_is_not_unpacked_as_success() {
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"<html>Login required</html>")]);
-    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    let e = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
 }
 
@@ -148,7 +148,7 @@ fn download_limit_applies() {
     let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[("Content-Length", "1000")], &[0; 1000])]);
     let limits = Limits { max_download_bytes: 999, ..Limits::default() };
-    let e = download_and_unpack(&env(), &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &limits, &mut |_, _, _, _| {}).unwrap_err();
+    let e = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &limits, progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::LimitExceeded);
 }
 
@@ -163,7 +163,7 @@ fn transient_failures_are_retried_through_the_whole_stack() {
         Reply::ok(200, &[], &body),
     ]);
     let mut sleeper = FakeSleeper::default();
-    let st = download_and_unpack(&env(), &mut t, &mut sleeper, &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    let st = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut sleeper, limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap();
     assert_eq!(st.download.retries, 2);
     assert_eq!(sleeper.slept.len(), 2);
     // Each attempt is signed afresh.
@@ -191,12 +191,12 @@ fn anonymous_access_denied_explains_itself() {
     let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
     let e = MapEnv::new().var(s::OBS_ENDPOINT, "http://127.0.0.1:9000").var(s::OBS_METADATA_DISABLED, "1");
     let mut t = FakeTransport::new(vec![Reply::ok(403, &[], b"<Error><Code>AccessDenied</Code><RequestId>R</RequestId></Error>")]);
-    let err = download_to_file(&e, &mut t, &mut FakeSleeper::default(), &uri, &d.scratch.join("o"), &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    let err = download_to_file(&mut Call { env: &e, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.scratch.join("o")).unwrap_err();
     assert_eq!(err.kind, ErrorKind::AccessDenied);
     assert!(err.message.contains("anonymous") && err.message.contains("OBS_METADATA_DISABLED"), "{}", err.message);
     assert!(t.requests[0].header("authorization").is_none());
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"public")]);
-    let st = download_to_file(&e, &mut t, &mut FakeSleeper::default(), &uri, &d.scratch.join("o"), &Limits::default(), &mut |_, _, _, _| {}).unwrap();
+    let st = download_to_file(&mut Call { env: &e, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.scratch.join("o")).unwrap();
     assert_eq!(st.credential_source, None);
 }
 
@@ -219,7 +219,7 @@ fn secrets_echoed_into_an_archive_never_reach_the_error() {
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
     let env = env().var(s::OBS_SECURITY_TOKEN, token);
-    let e = download_and_unpack(&env, &mut t, &mut FakeSleeper::default(), &uri, &d.target, &d.scratch, &Limits::default(), &mut |_, _, _, _| {}).unwrap_err();
+    let e = download_and_unpack(&mut Call { env: &env, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
     assert!(!e.message.contains(AK) && !e.message.contains(token), "{}", e.message);
     assert!(e.message.contains("(redacted)"), "{}", e.message);

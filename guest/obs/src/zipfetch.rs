@@ -31,8 +31,7 @@ use scheme_plugin_kit::http::{download, ByteRange, DownloadOutcome, Sink, Spille
 use scheme_plugin_kit::retry::Sleeper;
 use scheme_plugin_kit::{Error, Limits, Result};
 
-use crate::env::Env;
-use crate::ops::{download_to_file, prepare_fetch, DownloadStats, Fetch, Phase, Progress, UnpackStats};
+use crate::ops::{download_to_file, prepare_fetch, Call, DownloadStats, Fetch, Phase, UnpackStats};
 use crate::uri::ObsUri;
 
 /// The first request asks for this much of the object's end; smaller objects arrive whole.
@@ -83,18 +82,8 @@ impl Totals {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    target: &Path,
-    scratch: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-) -> Result<UnpackStats> {
-    download_and_unpack_zip_part(env, transport, sleeper, uri, target, scratch, limits, progress, Part::WHOLE).map(|o| o.stats)
+pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path) -> Result<UnpackStats> {
+    download_and_unpack_zip_part(call, uri, target, scratch, Part::WHOLE).map(|o| o.stats)
 }
 
 /// The share of `part` (see WIT `parts`). A package is split only when it streams (a
@@ -102,25 +91,16 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(
 /// [`SPLIT_MIN_BYTES`]; every part decides that from the object alone, so they agree.
 /// Split parts never fall back to the plain path: one part cannot redo the whole tree
 /// while others write theirs, so a changed object is an error the host reports.
-#[allow(clippy::too_many_arguments)]
-pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    target: &Path,
-    scratch: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-    part: Part,
-) -> Result<PartOutcome> {
+pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path, part: Part) -> Result<PartOutcome> {
     let started = Instant::now();
+    let (env, limits) = (call.env, call.limits);
+    let (transport, sleeper) = (&mut *call.transport, &mut *call.sleeper);
     let leader = part.index == 0;
     let whole = |stats: UnpackStats, version: Option<String>| PartOutcome { split: false, object_version: version, stats };
     let downloading = |e: Error| e.context(format!("downloading {}", uri.display()));
     let unpacking = |e: Error| e.context(format!("unpacking {}", uri.display()));
     let Fetch { opts: base, mut store, credential_source } = prepare_fetch(env, transport, uri, limits)?;
-    let progress = RefCell::new(progress);
+    let progress = RefCell::new(&mut *call.progress);
     let on_download = |done: u64, total: Option<u64>| (progress.borrow_mut())(Phase::Download, done, total, 0);
     let object = scratch.join("object");
     let mut totals = Totals::default();
@@ -162,7 +142,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(
         // An empty object has no last bytes to give; the plain path reports what it is.
         Err(e) if e.http_status == Some(416) => {
             drop(sink);
-            return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals).map(|s| whole(s, None));
+            return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, uri, target, scratch, totals).map(|s| whole(s, None));
         }
         Err(e) => return Err(downloading(e)),
     };
@@ -230,7 +210,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(
                 return Ok(whole(empty_stats(credential_source, &totals), version));
             }
             Prepared::NeedFrom(_) | Prepared::NotStreamable(_) => {
-                return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals).map(|s| whole(s, version));
+                return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, uri, target, scratch, totals).map(|s| whole(s, version));
             }
         }
     };
@@ -268,7 +248,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(
                     // The object changed under us: start over from a clean tree, the plain way.
                     drop(stream);
                     clear_dir(target)?;
-                    return plain(env, transport, sleeper, uri, target, scratch, limits, progress.into_inner(), totals).map(|s| whole(s, None));
+                    return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, uri, target, scratch, totals).map(|s| whole(s, None));
                 }
                 return Err(downloading(e));
             }
@@ -370,27 +350,17 @@ fn clear_dir(dir: &Path) -> Result<()> {
 }
 
 /// The whole object into the scratch file, then the file-based extractor.
-#[allow(clippy::too_many_arguments)]
-fn plain<T: Transport, Z: Sleeper>(
-    env: &dyn Env,
-    transport: &mut T,
-    sleeper: &mut Z,
-    uri: &ObsUri,
-    target: &Path,
-    scratch: &Path,
-    limits: &Limits,
-    progress: Progress<'_>,
-    before: Totals,
-) -> Result<UnpackStats> {
+fn plain<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path, before: Totals) -> Result<UnpackStats> {
     let object = scratch.join("object");
-    let mut dl = download_to_file(env, transport, sleeper, uri, &object, limits, &mut *progress)?;
+    let mut dl = download_to_file(call, uri, &object)?;
     dl.bytes_downloaded += before.bytes;
     dl.retries += before.retries;
     dl.reads += before.reads;
     let started = Instant::now();
     let file = File::open(&object).map_err(|e| Error::io("opening the downloaded object", e))?;
+    let progress = &mut call.progress;
     let mut on_unpack = |entries: u64, bytes: u64| progress(Phase::Unpack, bytes, None, entries);
-    let stats = extract_zip(file, target, limits, &mut on_unpack).map_err(|e| e.context(format!("unpacking {}", uri.display())))?;
+    let stats = extract_zip(file, target, call.limits, &mut on_unpack).map_err(|e| e.context(format!("unpacking {}", uri.display())))?;
     // Free the space before the host publishes the tree.
     let _ = fs::remove_file(&object);
     Ok(unpack_stats(dl, stats, started))
