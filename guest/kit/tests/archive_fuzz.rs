@@ -19,11 +19,11 @@ fn small_limits() -> Limits {
 /// A small valid zip with a file, a directory, an executable and a symlink: mutations of it
 /// reach far deeper than random bytes.
 fn seed_zip() -> Vec<u8> {
-    raw_zip(&[
-        RawEntry::deflated("pkg/a.py", b"print('a')\n".repeat(20).as_slice()),
-        RawEntry::stored("pkg/d/", b"").mode(0o040755),
-        RawEntry::stored("pkg/run", b"#!/bin/sh\n").mode(0o100755),
-        RawEntry::symlink("pkg/l", "a.py"),
+    zip(&[
+        Entry::deflated("pkg/a.py", b"print('a')\n".repeat(20).as_slice()),
+        Entry::stored("pkg/d/", b"").mode(0o040755),
+        Entry::stored("pkg/run", b"#!/bin/sh\n").mode(0o100755),
+        Entry::symlink("pkg/l", "a.py"),
     ])
 }
 

@@ -7,7 +7,7 @@ use archive_support::*;
 use scheme_plugin_kit::{ErrorKind, Limits};
 
 fn one(name: &str) -> Vec<u8> {
-    raw_zip(&[RawEntry::stored(name, b"payload")])
+    zip(&[Entry::stored(name, b"payload")])
 }
 
 #[test]
@@ -47,11 +47,11 @@ fn names_beyond_the_limits_are_refused() {
     zip_fails(&one("a/b/c/d/e.txt"), &limits, ErrorKind::LimitExceeded);
     let deep = "d/".repeat(100) + "f";
     zip_fails(&one(&deep), &Limits::default(), ErrorKind::LimitExceeded);
-    let many: Vec<RawEntry> = (0..11)
-        .map(|i| RawEntry::stored(&format!("f{i}"), b""))
+    let many: Vec<Entry> = (0..11)
+        .map(|i| Entry::stored(&format!("f{i}"), b""))
         .collect();
     zip_fails(
-        &raw_zip(&many),
+        &zip(&many),
         &Limits {
             max_entries: 10,
             ..Limits::default()
@@ -60,7 +60,7 @@ fn names_beyond_the_limits_are_refused() {
     );
     let sb = Sandbox::new();
     sb.unzip(
-        &raw_zip(&many[..10]),
+        &zip(&many[..10]),
         &Limits {
             max_entries: 10,
             ..Limits::default()
@@ -69,11 +69,11 @@ fn names_beyond_the_limits_are_refused() {
     .unwrap();
     // A count in the end record above the limit is refused before the central directory is
     // parsed (and held in memory), whatever the real directory holds.
-    let claims_more = raw_zip_with(
+    let claims_more = zip_with(
         &many[..2],
-        &RawOptions {
+        &Options {
             count: Some(60_000),
-            ..RawOptions::default()
+            ..Options::default()
         },
     );
     zip_fails(
@@ -88,12 +88,12 @@ fn names_beyond_the_limits_are_refused() {
 
 #[test]
 fn a_name_marked_utf8_that_is_not_is_refused() {
-    let e = RawEntry {
+    let e = Entry {
         flags: 1 << 11,
-        ..RawEntry::stored("x", b"")
+        ..Entry::stored("x", b"")
     }
     .raw_name(b"bad\xff\xfe.txt");
-    let err = zip_fails(&raw_zip(&[e]), &Limits::default(), ErrorKind::UnsafeArchive);
+    let err = zip_fails(&zip(&[e]), &Limits::default(), ErrorKind::UnsafeArchive);
     assert!(err.message.contains("bad\\xff\\xfe.txt"), "{}", err.message);
 }
 
@@ -113,40 +113,40 @@ fn control_characters_in_names_are_escaped_in_messages() {
 
 #[test]
 fn escaping_symlinks_are_refused_and_nothing_is_written_through_them() {
-    let cases: Vec<Vec<RawEntry>> = vec![
+    let cases: Vec<Vec<Entry>> = vec![
         // Relative escape, then a file "inside" the link.
         vec![
-            RawEntry::symlink("pkg/up", "../../.."),
-            RawEntry::stored("pkg/up/evil.txt", b"x"),
+            Entry::symlink("pkg/up", "../../.."),
+            Entry::stored("pkg/up/evil.txt", b"x"),
         ],
         vec![
-            RawEntry::symlink("pkg/up", "../.."),
-            RawEntry::stored("pkg/other", b"x"),
+            Entry::symlink("pkg/up", "../.."),
+            Entry::stored("pkg/other", b"x"),
         ],
         // Absolute target, then a file through it.
         vec![
-            RawEntry::symlink("abs", "/tmp"),
-            RawEntry::stored("abs/evil.txt", b"x"),
+            Entry::symlink("abs", "/tmp"),
+            Entry::stored("abs/evil.txt", b"x"),
         ],
-        vec![RawEntry::symlink("abs", "/etc/passwd")],
+        vec![Entry::symlink("abs", "/etc/passwd")],
         // Through another symlink.
         vec![
-            RawEntry::symlink("a/l1", "../b"),
-            RawEntry::stored("b/x", b"x"),
-            RawEntry::symlink("c/l2", "../a/l1/../../.."),
+            Entry::symlink("a/l1", "../b"),
+            Entry::stored("b/x", b"x"),
+            Entry::symlink("c/l2", "../a/l1/../../.."),
         ],
         // Under a single top-level directory the host strips, leaving it is an escape.
         vec![
-            RawEntry::stored("pkg/x", b"x"),
-            RawEntry::symlink("pkg/l", "../pkg/x"),
+            Entry::stored("pkg/x", b"x"),
+            Entry::symlink("pkg/l", "../pkg/x"),
         ],
-        vec![RawEntry::symlink("l", "a\\..\\..\\x")],
-        vec![RawEntry::symlink("l", "")],
+        vec![Entry::symlink("l", "a\\..\\..\\x")],
+        vec![Entry::symlink("l", "")],
     ];
     for entries in cases {
         let sb = Sandbox::new();
         let e = sb
-            .unzip(&raw_zip(&entries), &Limits::default())
+            .unzip(&zip(&entries), &Limits::default())
             .expect_err("must fail");
         assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{}", e.message);
         sb.assert_nothing_outside();
@@ -159,7 +159,7 @@ fn escaping_symlinks_are_refused_and_nothing_is_written_through_them() {
 fn a_long_symlink_target_is_refused() {
     let target = "a/".repeat(3000);
     zip_fails(
-        &raw_zip(&[RawEntry::symlink("l", &target)]),
+        &zip(&[Entry::symlink("l", &target)]),
         &Limits::default(),
         ErrorKind::LimitExceeded,
     );
@@ -167,43 +167,43 @@ fn a_long_symlink_target_is_refused() {
 
 #[test]
 fn duplicates_and_conflicts_are_refused() {
-    let cases: Vec<Vec<RawEntry>> = vec![
+    let cases: Vec<Vec<Entry>> = vec![
         vec![
-            RawEntry::stored("a.txt", b"1"),
-            RawEntry::stored("a.txt", b"2"),
+            Entry::stored("a.txt", b"1"),
+            Entry::stored("a.txt", b"2"),
         ],
-        vec![RawEntry::stored("d/", b""), RawEntry::stored("d/", b"")],
+        vec![Entry::stored("d/", b""), Entry::stored("d/", b"")],
         // Equal after normalising `.` and empty components.
         vec![
-            RawEntry::stored("a/b.txt", b"1"),
-            RawEntry::stored("a//./b.txt", b"2"),
+            Entry::stored("a/b.txt", b"1"),
+            Entry::stored("a//./b.txt", b"2"),
         ],
         // Equal after Unicode NFC: precomposed and decomposed é.
         vec![
-            RawEntry::stored("caf\u{e9}.py", b"1"),
-            RawEntry::stored("cafe\u{301}.py", b"2"),
+            Entry::stored("caf\u{e9}.py", b"1"),
+            Entry::stored("cafe\u{301}.py", b"2"),
         ],
         // A file and a directory with one name, both orders.
         vec![
-            RawEntry::stored("a", b"file"),
-            RawEntry::stored("a/b", b"x"),
+            Entry::stored("a", b"file"),
+            Entry::stored("a/b", b"x"),
         ],
         vec![
-            RawEntry::stored("a/b", b"x"),
-            RawEntry::stored("a", b"file"),
+            Entry::stored("a/b", b"x"),
+            Entry::stored("a", b"file"),
         ],
-        vec![RawEntry::stored("a/", b""), RawEntry::stored("a", b"file")],
+        vec![Entry::stored("a/", b""), Entry::stored("a", b"file")],
         // A symlink and a file below it.
         vec![
-            RawEntry::symlink("l", "d"),
-            RawEntry::stored("l/x", b"x"),
-            RawEntry::stored("d/y", b"y"),
+            Entry::symlink("l", "d"),
+            Entry::stored("l/x", b"x"),
+            Entry::stored("d/y", b"y"),
         ],
     ];
     for entries in cases {
         let sb = Sandbox::new();
         let e = sb
-            .unzip(&raw_zip(&entries), &Limits::default())
+            .unzip(&zip(&entries), &Limits::default())
             .expect_err("must fail");
         assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{}", e.message);
         assert!(sb.tree().is_empty());
@@ -215,7 +215,7 @@ fn duplicates_and_conflicts_are_refused() {
 fn special_file_types_are_refused() {
     for mode in [0o010644, 0o020644, 0o060644, 0o140644] {
         zip_fails(
-            &raw_zip(&[RawEntry::stored("dev", b"").mode(mode)]),
+            &zip(&[Entry::stored("dev", b"").mode(mode)]),
             &Limits::default(),
             ErrorKind::UnsafeArchive,
         );
@@ -225,42 +225,42 @@ fn special_file_types_are_refused() {
 #[test]
 fn overlapping_entries_are_refused() {
     // Two central entries sharing one local record.
-    let a = RawEntry::deflated("a.txt", &vec![0u8; 10_000]);
-    let b = RawEntry {
+    let a = Entry::deflated("a.txt", &vec![0u8; 10_000]);
+    let b = Entry {
         write_local: false,
-        cd_offset: Some(0),
+        offset: Some(0),
         ..a.clone().raw_name(b"b.txt")
     };
     let e = zip_fails(
-        &raw_zip(&[a, b]),
+        &zip(&[a, b]),
         &Limits::default(),
         ErrorKind::UnsafeArchive,
     );
     assert!(e.message.contains("overlap"), "{}", e.message);
 
     // Fifield-style: the second entry's local header sits inside the first entry's data.
-    let inner = RawEntry::deflated("inner.txt", &vec![0u8; 10_000]);
+    let inner = Entry::deflated("inner.txt", &vec![0u8; 10_000]);
     let inner_record = inner.local_record();
-    let mut outer = RawEntry::stored("outer.bin", &inner_record);
+    let mut outer = Entry::stored("outer.bin", &inner_record);
     outer.data = inner_record.clone();
-    let data_start = 30 + outer.name.len() as u32;
-    let hidden = RawEntry {
+    let data_start = 30 + outer.name.len() as u64;
+    let hidden = Entry {
         write_local: false,
-        cd_offset: Some(data_start),
+        offset: Some(data_start),
         ..inner
     };
     zip_fails(
-        &raw_zip(&[outer, hidden]),
+        &zip(&[outer, hidden]),
         &Limits::default(),
         ErrorKind::UnsafeArchive,
     );
 
     // An entry whose data runs into the central directory.
-    let mut long = RawEntry::stored("long.txt", b"abc");
+    let mut long = Entry::stored("long.txt", b"abc");
     long.compressed = 500;
     long.uncompressed = 500;
     let sb = Sandbox::new();
-    let e = sb.unzip(&raw_zip(&[long]), &Limits::default()).unwrap_err();
+    let e = sb.unzip(&zip(&[long]), &Limits::default()).unwrap_err();
     assert!(
         matches!(e.kind, ErrorKind::UnsafeArchive | ErrorKind::Integrity),
         "{e}"
@@ -277,24 +277,24 @@ fn bombs_hit_the_limits() {
         ..Limits::default()
     };
     zip_fails(
-        &raw_zip(&[RawEntry::deflated("zeros", &zeros)]),
+        &zip(&[Entry::deflated("zeros", &zeros)]),
         &limits,
         ErrorKind::LimitExceeded,
     );
     let small = vec![0u8; 512 << 10];
     let sb = Sandbox::new();
     sb.unzip(
-        &raw_zip(&[RawEntry::deflated("small_zeros", &small)]),
+        &zip(&[Entry::deflated("small_zeros", &small)]),
         &limits,
     )
     .unwrap();
 
     // The same bomb, lying about its size so the declared ratio looks harmless: caught while
     // streaming, as an integrity error (more bytes than declared) or by the ratio.
-    let mut liar = RawEntry::deflated("liar", &zeros);
+    let mut liar = Entry::deflated("liar", &zeros);
     liar.uncompressed = 1000;
     let sb = Sandbox::new();
-    let e = sb.unzip(&raw_zip(&[liar]), &limits).unwrap_err();
+    let e = sb.unzip(&zip(&[liar]), &limits).unwrap_err();
     assert!(
         matches!(e.kind, ErrorKind::Integrity | ErrorKind::LimitExceeded),
         "{e}"
@@ -312,10 +312,10 @@ fn bombs_hit_the_limits() {
         max_unpacked_bytes: 1 << 20,
         ..Limits::default()
     };
-    let entries: Vec<RawEntry> = (0..3)
-        .map(|i| RawEntry::deflated(&format!("part{i}"), &vec![7u8; 400 << 10]))
+    let entries: Vec<Entry> = (0..3)
+        .map(|i| Entry::deflated(&format!("part{i}"), &vec![7u8; 400 << 10]))
         .collect();
-    zip_fails(&raw_zip(&entries), &limits, ErrorKind::LimitExceeded);
+    zip_fails(&zip(&entries), &limits, ErrorKind::LimitExceeded);
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn an_lzma_entry_asking_for_a_huge_dictionary_is_refused() {
         max_compression_ratio: u64::MAX,
         ..Limits::default()
     };
-    let err = zip_fails(&raw_zip(&[e]), &limits, ErrorKind::LimitExceeded);
+    let err = zip_fails(&zip(&[e]), &limits, ErrorKind::LimitExceeded);
     assert!(err.message.contains("dictionary"), "{}", err.message);
 }
 
@@ -336,74 +336,74 @@ fn an_lzma_entry_asking_for_a_huge_dictionary_is_refused() {
 fn lying_sizes_and_bad_checksums_are_integrity_errors() {
     let data = b"the quick brown fox jumps over the lazy dog".repeat(50);
 
-    let mut smaller = RawEntry::deflated("smaller", &data);
+    let mut smaller = Entry::deflated("smaller", &data);
     smaller.uncompressed = 10;
     zip_fails(
-        &raw_zip(&[smaller]),
+        &zip(&[smaller]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
 
-    let mut larger = RawEntry::deflated("larger", &data);
+    let mut larger = Entry::deflated("larger", &data);
     larger.uncompressed = data.len() as u64 + 100;
     zip_fails(
-        &raw_zip(&[larger]),
+        &zip(&[larger]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
 
-    let mut stored_larger = RawEntry::stored("stored_larger", &data);
+    let mut stored_larger = Entry::stored("stored_larger", &data);
     stored_larger.uncompressed += 1;
     zip_fails(
-        &raw_zip(&[stored_larger]),
+        &zip(&[stored_larger]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
 
     for uncompressed in [3, data.len() as u64 * 2] {
-        let mut lying64 = RawEntry::deflated("lying64", &data);
+        let mut lying64 = Entry::deflated("lying64", &data);
         lying64.zip64 = true;
         lying64.uncompressed = uncompressed;
         zip_fails(
-            &raw_zip(&[lying64]),
+            &zip(&[lying64]),
             &Limits::default(),
             ErrorKind::Integrity,
         );
     }
 
-    let mut bad_crc = RawEntry::deflated("bad_crc", &data);
+    let mut bad_crc = Entry::deflated("bad_crc", &data);
     bad_crc.crc ^= 1;
     let e = zip_fails(
-        &raw_zip(&[bad_crc]),
+        &zip(&[bad_crc]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
     assert!(e.message.contains("CRC"), "{}", e.message);
 
-    let mut bad_link_crc = RawEntry::symlink("l", "target");
+    let mut bad_link_crc = Entry::symlink("l", "target");
     bad_link_crc.crc ^= 1;
     zip_fails(
-        &raw_zip(&[RawEntry::stored("target", b""), bad_link_crc]),
+        &zip(&[Entry::stored("target", b""), bad_link_crc]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
 
-    let mut corrupt = RawEntry::deflated("corrupt", &data);
+    let mut corrupt = Entry::deflated("corrupt", &data);
     let n = corrupt.data.len();
     corrupt.data[n / 2..].iter_mut().for_each(|b| *b = 0xff);
     zip_fails(
-        &raw_zip(&[corrupt]),
+        &zip(&[corrupt]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
 
-    let mut truncated_stream = RawEntry::deflated("truncated", &data);
+    let mut truncated_stream = Entry::deflated("truncated", &data);
     truncated_stream
         .data
         .truncate(truncated_stream.data.len() / 2);
     truncated_stream.compressed = truncated_stream.data.len() as u64;
     zip_fails(
-        &raw_zip(&[truncated_stream]),
+        &zip(&[truncated_stream]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
@@ -411,9 +411,9 @@ fn lying_sizes_and_bad_checksums_are_integrity_errors() {
 
 #[test]
 fn broken_structure_is_an_integrity_error() {
-    let good = raw_zip(&[
-        RawEntry::deflated("a.txt", b"aaaa"),
-        RawEntry::stored("b.txt", b"bbbb"),
+    let good = zip(&[
+        Entry::deflated("a.txt", b"aaaa"),
+        Entry::stored("b.txt", b"bbbb"),
     ]);
 
     // Truncated anywhere: at the end record, in the central directory, in the data.
@@ -422,26 +422,26 @@ fn broken_structure_is_an_integrity_error() {
     }
 
     let entries = [
-        RawEntry::deflated("a.txt", b"aaaa"),
-        RawEntry::stored("b.txt", b"bbbb"),
+        Entry::deflated("a.txt", b"aaaa"),
+        Entry::stored("b.txt", b"bbbb"),
     ];
     for o in [
-        RawOptions {
+        Options {
             cd_offset_delta: 7,
-            ..RawOptions::default()
+            ..Options::default()
         },
-        RawOptions {
+        Options {
             cd_offset_delta: -7,
-            ..RawOptions::default()
+            ..Options::default()
         },
-        RawOptions {
+        Options {
             count: Some(3),
-            ..RawOptions::default()
+            ..Options::default()
         },
     ] {
         let sb = Sandbox::new();
         let e = sb
-            .unzip(&raw_zip_with(&entries, &o), &Limits::default())
+            .unzip(&zip_with(&entries, &o), &Limits::default())
             .expect_err("must fail");
         assert_eq!(e.kind, ErrorKind::Integrity, "{o:?}: {}", e.message);
         assert!(sb.tree().is_empty());
@@ -449,11 +449,11 @@ fn broken_structure_is_an_integrity_error() {
     // A count that is too small hides entries from every parser alike: what remains is a
     // consistent, smaller archive.
     let sb = Sandbox::new();
-    let fewer = raw_zip_with(
+    let fewer = zip_with(
         &entries,
-        &RawOptions {
+        &Options {
             count: Some(1),
-            ..RawOptions::default()
+            ..Options::default()
         },
     );
     if sb.unzip(&fewer, &Limits::default()).is_ok() {
@@ -461,12 +461,12 @@ fn broken_structure_is_an_integrity_error() {
     }
 
     // A local header pointed at that is not one.
-    let bad_offset = RawEntry {
-        cd_offset: Some(3),
-        ..RawEntry::stored("x", b"xx")
+    let bad_offset = Entry {
+        offset: Some(3),
+        ..Entry::stored("x", b"xx")
     };
     zip_fails(
-        &raw_zip(&[bad_offset]),
+        &zip(&[bad_offset]),
         &Limits::default(),
         ErrorKind::Integrity,
     );
@@ -483,11 +483,11 @@ fn a_fake_end_record_in_the_comment_is_not_followed_elsewhere() {
     fake.extend_from_slice(&46u32.to_le_bytes());
     fake.extend_from_slice(&0u32.to_le_bytes());
     fake.extend_from_slice(&0u16.to_le_bytes());
-    let bytes = raw_zip_with(
-        &[RawEntry::stored("real.txt", b"real")],
-        &RawOptions {
+    let bytes = zip_with(
+        &[Entry::stored("real.txt", b"real")],
+        &Options {
             comment: fake,
-            ..RawOptions::default()
+            ..Options::default()
         },
     );
     let sb = Sandbox::new();
@@ -503,21 +503,21 @@ fn a_fake_end_record_in_the_comment_is_not_followed_elsewhere() {
 
 #[test]
 fn unsupported_features_are_named() {
-    let mut encrypted = RawEntry::stored("secret.txt", b"xxxxxxxxxxxxxxxx");
+    let mut encrypted = Entry::stored("secret.txt", b"xxxxxxxxxxxxxxxx");
     encrypted.flags |= 1;
     let e = zip_fails(
-        &raw_zip(&[encrypted]),
+        &zip(&[encrypted]),
         &Limits::default(),
         ErrorKind::Unsupported,
     );
     assert!(e.message.contains("encrypted"), "{}", e.message);
 
-    let method99 = RawEntry {
+    let method99 = Entry {
         method: 99,
-        ..RawEntry::stored("aes.txt", b"data")
+        ..Entry::stored("aes.txt", b"data")
     };
     let e = zip_fails(
-        &raw_zip(&[method99]),
+        &zip(&[method99]),
         &Limits::default(),
         ErrorKind::Unsupported,
     );
@@ -530,12 +530,12 @@ fn unsupported_features_are_named() {
         (6, "Implode"),
         (12345, ""),
     ] {
-        let entry = RawEntry {
+        let entry = Entry {
             method,
-            ..RawEntry::stored("m.txt", b"data")
+            ..Entry::stored("m.txt", b"data")
         };
         let e = zip_fails(
-            &raw_zip(&[entry]),
+            &zip(&[entry]),
             &Limits::default(),
             ErrorKind::Unsupported,
         );
@@ -546,12 +546,12 @@ fn unsupported_features_are_named() {
         );
     }
 
-    let multi = raw_zip_with(
-        &[RawEntry::stored("part.txt", b"p")],
-        &RawOptions {
+    let multi = zip_with(
+        &[Entry::stored("part.txt", b"p")],
+        &Options {
             disk: 1,
             cd_disk: 0,
-            ..RawOptions::default()
+            ..Options::default()
         },
     );
     zip_fails(&multi, &Limits::default(), ErrorKind::Unsupported);

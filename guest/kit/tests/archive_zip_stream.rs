@@ -40,14 +40,14 @@ fn stream(sb: &Sandbox, bytes: &[u8], tail: usize, chunk: usize, limits: &Limits
 fn sample() -> Vec<u8> {
     let big: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let text = b"def f(x):\n    return x * 2\n".repeat(2000);
-    raw_zip(&[
-        RawEntry::stored("pkg/", b"").mode(0o40755),
-        RawEntry::deflated("pkg/main.py", &text),
-        RawEntry::stored("pkg/data.bin", &big),
-        RawEntry::deflated("pkg/bin/run.sh", b"#!/bin/sh\necho hi\n").mode(0o100755),
-        RawEntry::stored("pkg/empty.txt", b""),
-        RawEntry::symlink("pkg/link.py", "main.py"),
-        RawEntry::stored("__MACOSX/pkg/._main.py", b"resource fork"),
+    zip(&[
+        Entry::stored("pkg/", b"").mode(0o40755),
+        Entry::deflated("pkg/main.py", &text),
+        Entry::stored("pkg/data.bin", &big),
+        Entry::deflated("pkg/bin/run.sh", b"#!/bin/sh\necho hi\n").mode(0o100755),
+        Entry::stored("pkg/empty.txt", b""),
+        Entry::symlink("pkg/link.py", "main.py"),
+        Entry::stored("__MACOSX/pkg/._main.py", b"resource fork"),
     ])
 }
 
@@ -68,11 +68,11 @@ fn same_tree_as_the_file_extractor_in_any_chunking() {
 
 #[test]
 fn entries_sharing_data_are_refused() {
-    let a = RawEntry::deflated("a.txt", &b"zeros".repeat(1000));
+    let a = Entry::deflated("a.txt", &b"zeros".repeat(1000));
     let mut b = a.clone().raw_name(b"b.txt");
     b.write_local = false;
-    b.cd_offset = Some(0);
-    let zip = raw_zip(&[a, b]);
+    b.offset = Some(0);
+    let zip = zip(&[a, b]);
     let e = stream(&Sandbox::new(), &zip, 1 << 20, 1000, &Limits::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
 }
@@ -80,19 +80,19 @@ fn entries_sharing_data_are_refused() {
 #[test]
 fn damaged_data_and_headers_are_integrity_errors() {
     let text = b"hello world\n".repeat(100);
-    let mut bad_crc = RawEntry::deflated("a.txt", &text);
+    let mut bad_crc = Entry::deflated("a.txt", &text);
     bad_crc.crc ^= 1;
-    let e = stream(&Sandbox::new(), &raw_zip(&[bad_crc]), 1 << 20, 10, &Limits::default()).unwrap_err();
+    let e = stream(&Sandbox::new(), &zip(&[bad_crc]), 1 << 20, 10, &Limits::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
     assert!(e.message.contains("CRC"), "{}", e.message);
 
-    let mut short = RawEntry::stored("b.txt", &text);
+    let mut short = Entry::stored("b.txt", &text);
     short.uncompressed += 1;
-    let e = stream(&Sandbox::new(), &raw_zip(&[short]), 1 << 20, 10, &Limits::default()).unwrap_err();
+    let e = stream(&Sandbox::new(), &zip(&[short]), 1 << 20, 10, &Limits::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
 
     // The local header names another file than the central directory does.
-    let mut zip = raw_zip(&[RawEntry::stored("c.txt", b"abc")]);
+    let mut zip = zip(&[Entry::stored("c.txt", b"abc")]);
     zip[30] = b'x';
     let e = stream(&Sandbox::new(), &zip, 1 << 20, 3, &Limits::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
@@ -111,7 +111,7 @@ fn limits_hold_while_streaming() {
 
 #[test]
 fn escaping_symlinks_are_refused() {
-    let zip = raw_zip(&[RawEntry::stored("pkg/a.py", b"x"), RawEntry::symlink("pkg/l", "../../etc/passwd")]);
+    let zip = zip(&[Entry::stored("pkg/a.py", b"x"), Entry::symlink("pkg/l", "../../etc/passwd")]);
     let sb = Sandbox::new();
     let e = stream(&sb, &zip, 1 << 20, 64, &Limits::default()).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
@@ -120,9 +120,9 @@ fn escaping_symlinks_are_refused() {
 
 #[test]
 fn other_methods_are_left_to_the_file_extractor() {
-    let mut e = RawEntry::stored("a.bz2", b"not really bzip2");
+    let mut e = Entry::stored("a.bz2", b"not really bzip2");
     e.method = 12;
-    let zip = raw_zip(&[e]);
+    let zip = zip(&[e]);
     let total = zip.len() as u64;
     let view = Tail { bytes: &zip, start: 0, total };
     assert!(matches!(prepare(&view, &Limits::default()).unwrap(), Prepared::NotStreamable(_)));
@@ -177,8 +177,8 @@ fn parts_together_make_the_same_tree() {
 #[test]
 fn parts_balance_compressed_bytes() {
     let blobs: Vec<Vec<u8>> = (0..8u32).map(|i| (0..200_000u32).map(|j| (j.wrapping_mul(2_654_435_761) ^ i) as u8).collect()).collect();
-    let entries: Vec<RawEntry> = blobs.iter().enumerate().map(|(i, b)| RawEntry::stored(&format!("f{i}.bin"), b)).collect();
-    let zip = raw_zip(&entries);
+    let entries: Vec<Entry> = blobs.iter().enumerate().map(|(i, b)| Entry::stored(&format!("f{i}.bin"), b)).collect();
+    let zip = zip(&entries);
     let total = zip.len() as u64;
     let mut sizes = Vec::new();
     for index in 0..2 {
@@ -193,12 +193,12 @@ fn parts_balance_compressed_bytes() {
 #[test]
 fn overlap_across_a_part_boundary_is_refused() {
     // b's data starts inside a's: whichever part gets a must not run into b's share.
-    let a = RawEntry::deflated("a.txt", &b"zeros".repeat(100_000));
+    let a = Entry::deflated("a.txt", &b"zeros".repeat(100_000));
     let mut b = a.clone().raw_name(b"b.txt");
     b.write_local = false;
-    b.cd_offset = Some(0);
-    let c = RawEntry::stored("c.txt", &[7u8; 50_000]);
-    let zip = raw_zip(&[a, b, c]);
+    b.offset = Some(0);
+    let c = Entry::stored("c.txt", &[7u8; 50_000]);
+    let zip = zip(&[a, b, c]);
     for count in [2, 3] {
         let e = stream_parts(&Sandbox::new(), &zip, count, &Limits::default()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{count} parts: {e}");

@@ -78,7 +78,7 @@ fn every_supported_method_round_trips() {
     // The zip crate cannot write LZMA: a hand-made entry.
     let sb2 = Sandbox::new();
     sb2.unzip(
-        &raw_zip(&[lzma_entry("lzma", &content)]),
+        &zip(&[lzma_entry("lzma", &content)]),
         &Limits::default(),
     )
     .unwrap();
@@ -118,16 +118,16 @@ fn zip64_entries_and_data_descriptors_are_accepted() {
     );
 
     // Hand-made ZIP64 fields with honest sizes.
-    let mut e = RawEntry::stored("raw64", b"honest");
+    let mut e = Entry::stored("raw64", b"honest");
     e.zip64 = true;
     let sb = Sandbox::new();
-    sb.unzip(&raw_zip(&[e]), &Limits::default()).unwrap();
+    sb.unzip(&zip(&[e]), &Limits::default()).unwrap();
     assert_eq!(sb.tree(), expect_tree(&[("raw64", file(b"honest"))]));
 }
 
 #[test]
 fn prepended_data_is_accepted() {
-    let inner = raw_zip(&[RawEntry::stored("a.txt", b"A")]);
+    let inner = zip(&[Entry::stored("a.txt", b"A")]);
     let mut bytes = b"#!/usr/bin/env python3\n# a self-running package stub\n".to_vec();
     bytes.extend_from_slice(&inner);
     let sb = Sandbox::new();
@@ -139,8 +139,8 @@ fn prepended_data_is_accepted() {
 fn the_last_of_two_concatenated_archives_is_the_one_extracted() {
     // `cat a.zip b.zip`: two end records. The parse that validates is the one that extracts,
     // so whichever archive it picks is extracted whole and the other not at all.
-    let mut bytes = raw_zip(&[RawEntry::stored("first.txt", b"1")]);
-    bytes.extend_from_slice(&raw_zip(&[RawEntry::stored("second.txt", b"2")]));
+    let mut bytes = zip(&[Entry::stored("first.txt", b"1")]);
+    bytes.extend_from_slice(&zip(&[Entry::stored("second.txt", b"2")]));
     let sb = Sandbox::new();
     sb.unzip(&bytes, &Limits::default()).unwrap();
     assert_eq!(sb.tree(), expect_tree(&[("second.txt", file(b"2"))]));
@@ -151,20 +151,20 @@ fn the_last_of_two_concatenated_archives_is_the_one_extracted() {
 fn names_cp437_utf8_case_and_macos_junk() {
     let entries = [
         // No UTF-8 flag and not valid UTF-8: CP437, 0x82 is 'é'.
-        RawEntry::stored("x", b"cp437").raw_name(b"caf\x82.txt"),
+        Entry::stored("x", b"cp437").raw_name(b"caf\x82.txt"),
         // UTF-8 flag and valid UTF-8.
-        RawEntry {
+        Entry {
             flags: 1 << 11,
-            ..RawEntry::stored("ünï.txt", b"utf8")
+            ..Entry::stored("ünï.txt", b"utf8")
         },
         // Case-only differences are distinct names on Linux.
-        RawEntry::stored("Readme.md", b"upper"),
-        RawEntry::stored("readme.md", b"lower"),
-        RawEntry::stored("__MACOSX/._Readme.md", b"finder junk"),
-        RawEntry::stored("__MACOSX/", b""),
+        Entry::stored("Readme.md", b"upper"),
+        Entry::stored("readme.md", b"lower"),
+        Entry::stored("__MACOSX/._Readme.md", b"finder junk"),
+        Entry::stored("__MACOSX/", b""),
     ];
     let sb = Sandbox::new();
-    let stats = sb.unzip(&raw_zip(&entries), &Limits::default()).unwrap();
+    let stats = sb.unzip(&zip(&entries), &Limits::default()).unwrap();
     assert_eq!(
         sb.tree(),
         expect_tree(&[
@@ -180,13 +180,13 @@ fn names_cp437_utf8_case_and_macos_junk() {
 #[test]
 fn symlinks_inside_are_created_after_files() {
     let entries = [
-        RawEntry::stored("pkg/lib/libx.so.1.2", b"ELF"),
-        RawEntry::symlink("pkg/lib/libx.so", "libx.so.1.2"),
-        RawEntry::symlink("pkg/bin/tool", "../lib/libx.so"),
-        RawEntry::symlink("pkg/dangling", "not/there"),
+        Entry::stored("pkg/lib/libx.so.1.2", b"ELF"),
+        Entry::symlink("pkg/lib/libx.so", "libx.so.1.2"),
+        Entry::symlink("pkg/bin/tool", "../lib/libx.so"),
+        Entry::symlink("pkg/dangling", "not/there"),
     ];
     let sb = Sandbox::new();
-    let stats = sb.unzip(&raw_zip(&entries), &Limits::default()).unwrap();
+    let stats = sb.unzip(&zip(&entries), &Limits::default()).unwrap();
     assert_eq!(
         sb.tree(),
         expect_tree(&[
@@ -209,22 +209,22 @@ fn symlinks_inside_are_created_after_files() {
 #[test]
 fn modes_only_feed_the_executables_list() {
     let entries = [
-        RawEntry::stored("setuid", b"s").mode(0o104755),
-        RawEntry::stored("sticky", b"t").mode(0o101644),
-        RawEntry::stored("none", b"0").mode(0o100000),
-        RawEntry::stored("group_x", b"g").mode(0o100610),
-        RawEntry {
+        Entry::stored("setuid", b"s").mode(0o104755),
+        Entry::stored("sticky", b"t").mode(0o101644),
+        Entry::stored("none", b"0").mode(0o100000),
+        Entry::stored("group_x", b"g").mode(0o100610),
+        Entry {
             made_by: 20,
             external_attr: 0x20,
-            ..RawEntry::stored("dos", b"d")
+            ..Entry::stored("dos", b"d")
         },
-        RawEntry {
+        Entry {
             external_attr: 0,
-            ..RawEntry::stored("noattr", b"n")
+            ..Entry::stored("noattr", b"n")
         },
     ];
     let sb = Sandbox::new();
-    let stats = sb.unzip(&raw_zip(&entries), &Limits::default()).unwrap();
+    let stats = sb.unzip(&zip(&entries), &Limits::default()).unwrap();
     assert_eq!(
         stats.executables,
         vec!["setuid".to_string(), "group_x".to_string()]
@@ -246,23 +246,23 @@ fn modes_only_feed_the_executables_list() {
 #[test]
 fn invalid_timestamps_never_fail() {
     let entries = [
-        RawEntry {
+        Entry {
             time: 0xFFFF,
             date: 0xFFFF,
-            ..RawEntry::stored("max", b"1")
+            ..Entry::stored("max", b"1")
         },
-        RawEntry {
+        Entry {
             time: 0,
             date: 0,
-            ..RawEntry::stored("zero", b"2")
+            ..Entry::stored("zero", b"2")
         },
-        RawEntry {
+        Entry {
             date: (13 << 5) | 31 | (10 << 9),
-            ..RawEntry::stored("month13", b"3")
+            ..Entry::stored("month13", b"3")
         },
     ];
     let sb = Sandbox::new();
-    sb.unzip(&raw_zip(&entries), &Limits::default()).unwrap();
+    sb.unzip(&zip(&entries), &Limits::default()).unwrap();
     assert_eq!(sb.tree().len(), 3);
 }
 
@@ -282,12 +282,12 @@ fn nested_archives_stay_plain_files() {
 #[test]
 fn dot_components_are_normalised_and_explicit_dirs_merge_with_implied_ones() {
     let entries = [
-        RawEntry::stored("./a//b.txt", b"b"),
-        RawEntry::stored("a/", b"").mode(0o040755),
-        RawEntry::stored("a/c/./d.txt", b"d"),
+        Entry::stored("./a//b.txt", b"b"),
+        Entry::stored("a/", b"").mode(0o040755),
+        Entry::stored("a/c/./d.txt", b"d"),
     ];
     let sb = Sandbox::new();
-    let stats = sb.unzip(&raw_zip(&entries), &Limits::default()).unwrap();
+    let stats = sb.unzip(&zip(&entries), &Limits::default()).unwrap();
     assert_eq!(
         sb.tree(),
         expect_tree(&[

@@ -151,192 +151,9 @@ pub fn zip_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- raw zip crafting
 
-pub const UNIX: u16 = (3 << 8) | 20;
-
-pub fn crc32(data: &[u8]) -> u32 {
-    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(data)
-}
-
-pub fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// One entry of a hand-made zip. Fields are written as given, so they can lie.
-#[derive(Debug, Clone)]
-pub struct RawEntry {
-    pub name: Vec<u8>,
-    /// The bytes stored in the archive (already compressed).
-    pub data: Vec<u8>,
-    pub method: u16,
-    pub flags: u16,
-    pub crc: u32,
-    pub uncompressed: u64,
-    pub compressed: u64,
-    pub external_attr: u32,
-    pub made_by: u16,
-    pub time: u16,
-    pub date: u16,
-    /// Write sizes as 0xFFFFFFFF plus a ZIP64 extra field.
-    pub zip64: bool,
-    /// Skip the local record; the central entry then points at `cd_offset`.
-    pub write_local: bool,
-    pub cd_offset: Option<u32>,
-}
-
-impl RawEntry {
-    pub fn stored(name: &str, data: &[u8]) -> Self {
-        RawEntry {
-            name: name.as_bytes().to_vec(),
-            data: data.to_vec(),
-            method: 0,
-            flags: 0,
-            crc: crc32(data),
-            uncompressed: data.len() as u64,
-            compressed: data.len() as u64,
-            external_attr: 0o100644 << 16,
-            made_by: UNIX,
-            time: 0,
-            date: (1 << 5) | 1 | (40 << 9),
-            zip64: false,
-            write_local: true,
-            cd_offset: None,
-        }
-    }
-
-    pub fn deflated(name: &str, data: &[u8]) -> Self {
-        let packed = deflate(data);
-        RawEntry {
-            method: 8,
-            compressed: packed.len() as u64,
-            data: packed,
-            ..Self::stored(name, data)
-        }
-    }
-
-    pub fn raw_name(mut self, name: &[u8]) -> Self {
-        self.name = name.to_vec();
-        self
-    }
-
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.external_attr = mode << 16;
-        self
-    }
-
-    pub fn symlink(name: &str, target: &str) -> Self {
-        Self::stored(name, target.as_bytes()).mode(0o120777)
-    }
-
-    fn sizes_extra(&self) -> Vec<u8> {
-        if !self.zip64 {
-            return Vec::new();
-        }
-        let mut x = Vec::new();
-        x.extend_from_slice(&1u16.to_le_bytes());
-        x.extend_from_slice(&16u16.to_le_bytes());
-        x.extend_from_slice(&self.uncompressed.to_le_bytes());
-        x.extend_from_slice(&self.compressed.to_le_bytes());
-        x
-    }
-
-    fn size32(&self, v: u64) -> u32 {
-        if self.zip64 {
-            u32::MAX
-        } else {
-            v as u32
-        }
-    }
-
-    /// Local header plus data.
-    pub fn local_record(&self) -> Vec<u8> {
-        let extra = self.sizes_extra();
-        let mut b = Vec::new();
-        b.extend_from_slice(&0x04034b50u32.to_le_bytes());
-        b.extend_from_slice(&(if self.zip64 { 45u16 } else { 20u16 }).to_le_bytes());
-        b.extend_from_slice(&self.flags.to_le_bytes());
-        b.extend_from_slice(&self.method.to_le_bytes());
-        b.extend_from_slice(&self.time.to_le_bytes());
-        b.extend_from_slice(&self.date.to_le_bytes());
-        b.extend_from_slice(&self.crc.to_le_bytes());
-        b.extend_from_slice(&self.size32(self.compressed).to_le_bytes());
-        b.extend_from_slice(&self.size32(self.uncompressed).to_le_bytes());
-        b.extend_from_slice(&(self.name.len() as u16).to_le_bytes());
-        b.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-        b.extend_from_slice(&self.name);
-        b.extend_from_slice(&extra);
-        b.extend_from_slice(&self.data);
-        b
-    }
-
-    fn central_record(&self, offset: u32) -> Vec<u8> {
-        let extra = self.sizes_extra();
-        let mut b = Vec::new();
-        b.extend_from_slice(&0x02014b50u32.to_le_bytes());
-        b.extend_from_slice(&self.made_by.to_le_bytes());
-        b.extend_from_slice(&(if self.zip64 { 45u16 } else { 20u16 }).to_le_bytes());
-        b.extend_from_slice(&self.flags.to_le_bytes());
-        b.extend_from_slice(&self.method.to_le_bytes());
-        b.extend_from_slice(&self.time.to_le_bytes());
-        b.extend_from_slice(&self.date.to_le_bytes());
-        b.extend_from_slice(&self.crc.to_le_bytes());
-        b.extend_from_slice(&self.size32(self.compressed).to_le_bytes());
-        b.extend_from_slice(&self.size32(self.uncompressed).to_le_bytes());
-        b.extend_from_slice(&(self.name.len() as u16).to_le_bytes());
-        b.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-        b.extend_from_slice(&0u16.to_le_bytes()); // comment length
-        b.extend_from_slice(&0u16.to_le_bytes()); // disk number start
-        b.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-        b.extend_from_slice(&self.external_attr.to_le_bytes());
-        b.extend_from_slice(&offset.to_le_bytes());
-        b.extend_from_slice(&self.name);
-        b.extend_from_slice(&extra);
-        b
-    }
-}
-
-/// End-record knobs for malformed archives.
-#[derive(Debug, Clone, Default)]
-pub struct RawOptions {
-    pub prefix: Vec<u8>,
-    pub disk: u16,
-    pub cd_disk: u16,
-    pub count: Option<u16>,
-    pub cd_offset_delta: i64,
-    pub comment: Vec<u8>,
-}
-
-pub fn raw_zip(entries: &[RawEntry]) -> Vec<u8> {
-    raw_zip_with(entries, &RawOptions::default())
-}
-
-pub fn raw_zip_with(entries: &[RawEntry], o: &RawOptions) -> Vec<u8> {
-    let mut out = o.prefix.clone();
-    let mut offsets = Vec::new();
-    for e in entries {
-        offsets.push((out.len() - o.prefix.len()) as u32);
-        if e.write_local {
-            out.extend_from_slice(&e.local_record());
-        }
-    }
-    let cd_start = out.len() - o.prefix.len();
-    for (e, off) in entries.iter().zip(&offsets) {
-        out.extend_from_slice(&e.central_record(e.cd_offset.unwrap_or(*off)));
-    }
-    let cd_size = out.len() - o.prefix.len() - cd_start;
-    let count = o.count.unwrap_or(entries.len() as u16);
-    out.extend_from_slice(&0x06054b50u32.to_le_bytes());
-    out.extend_from_slice(&o.disk.to_le_bytes());
-    out.extend_from_slice(&o.cd_disk.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&(cd_size as u32).to_le_bytes());
-    out.extend_from_slice(&((cd_start as i64 + o.cd_offset_delta) as u32).to_le_bytes());
-    out.extend_from_slice(&(o.comment.len() as u16).to_le_bytes());
-    out.extend_from_slice(&o.comment);
-    out
-}
+// Each test binary includes this module and uses a different part of it.
+#[allow(unused_imports)]
+pub use zipcraft::{crc32, deflate, zip, zip_with, Entry, Options};
 
 // ---------------------------------------------------------------- tar
 
@@ -438,12 +255,12 @@ pub fn zip_lzma(data: &[u8], dict_field: u32) -> Vec<u8> {
     out
 }
 
-pub fn lzma_entry(name: &str, data: &[u8]) -> RawEntry {
+pub fn lzma_entry(name: &str, data: &[u8]) -> Entry {
     let packed = zip_lzma(data, 1 << 20);
-    RawEntry {
+    Entry {
         method: 14,
         compressed: packed.len() as u64,
         data: packed,
-        ..RawEntry::stored(name, data)
+        ..Entry::stored(name, data)
     }
 }
