@@ -20,17 +20,44 @@ pub fn print_json_err(e: &HostError) {
     println!("{}", serde_json::json!({ "ok": false, "error": e }));
 }
 
-/// Renders plugin progress as an indicatif bar on stderr.
+/// Renders plugin progress as one indicatif bar on stderr. A zip unpacks while it
+/// downloads, so reports of both phases interleave: while bytes are still expected the bar
+/// follows the download and shows what was unpacked so far beside it; once the download is
+/// complete (or its size unknown and only unpack reports come) it follows the unpacking.
 pub struct BarProgress {
     bar: ProgressBar,
-    phase: Option<Phase>,
+    mode: Option<BarMode>,
+    downloaded: u64,
+    download_total: Option<u64>,
+    written: u64,
+    entries: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BarMode {
+    Download { sized: bool },
+    Unpack,
 }
 
 impl BarProgress {
     pub fn new() -> BarProgress {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
         bar.enable_steady_tick(Duration::from_millis(200));
-        BarProgress { bar, phase: None }
+        BarProgress { bar, mode: None, downloaded: 0, download_total: None, written: 0, entries: 0 }
+    }
+
+    fn switch(&mut self, mode: BarMode) {
+        if self.mode == Some(mode) {
+            return;
+        }
+        self.mode = Some(mode);
+        let style = match mode {
+            BarMode::Download { sized: true } => "downloading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}  {msg}",
+            BarMode::Download { sized: false } => "downloading {spinner} {bytes} {bytes_per_sec}  {msg}",
+            BarMode::Unpack => "unpacking   {spinner} {msg}",
+        };
+        self.bar.set_style(ProgressStyle::with_template(style).expect("valid template"));
+        self.bar.reset();
     }
 }
 
@@ -42,22 +69,26 @@ impl Default for BarProgress {
 
 impl ProgressSink for BarProgress {
     fn report(&mut self, phase: Phase, done: u64, total: Option<u64>, entries: u64) {
-        if self.phase != Some(phase) {
-            self.phase = Some(phase);
-            let style = match (phase, total) {
-                (Phase::Download, Some(_)) => "downloading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                (Phase::Download, None) => "downloading {spinner} {bytes} {bytes_per_sec}",
-                (Phase::Unpack, _) => "unpacking   {spinner} {msg} {bytes} written",
-            };
-            self.bar.set_style(ProgressStyle::with_template(style).expect("valid template"));
-            self.bar.reset();
+        match phase {
+            Phase::Download => (self.downloaded, self.download_total) = (done, total),
+            Phase::Unpack => (self.written, self.entries) = (done, entries),
         }
-        if let Some(t) = total {
-            self.bar.set_length(t);
-        }
-        self.bar.set_position(done);
-        if phase == Phase::Unpack {
-            self.bar.set_message(format!("{entries} entries"));
+        let downloading = match self.download_total {
+            Some(t) => self.downloaded < t,
+            None => phase == Phase::Download,
+        };
+        if downloading {
+            self.switch(BarMode::Download { sized: self.download_total.is_some() });
+            if let Some(t) = self.download_total {
+                self.bar.set_length(t);
+            }
+            self.bar.set_position(self.downloaded);
+            if self.entries > 0 || self.written > 0 {
+                self.bar.set_message(format!("{} entries, {} written", self.entries, human_bytes(self.written)));
+            }
+        } else {
+            self.switch(BarMode::Unpack);
+            self.bar.set_message(format!("{} entries, {} written", self.entries, human_bytes(self.written)));
         }
     }
 }

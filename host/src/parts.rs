@@ -55,10 +55,11 @@ impl ProgressSink for PartSink {
         }
         let parts = &s.parts;
         let (done, total, entries) = match phase {
-            // A total only once every part knows its own; a sum of some would shrink the bar.
+            // A part that has not announced a size counts what it has so far: an idle part
+            // (package not split) never will, and the bar's length only grows.
             types::Phase::Download => (
                 parts.iter().map(|p| p.downloaded).sum(),
-                parts.iter().map(|p| p.download_total).sum::<Option<u64>>(),
+                parts.iter().any(|p| p.download_total.is_some()).then(|| parts.iter().map(|p| p.download_total.unwrap_or(p.downloaded)).sum()),
                 0,
             ),
             types::Phase::Unpack => (parts.iter().map(|p| p.unpacked).sum(), None, parts.iter().map(|p| p.entries).sum()),

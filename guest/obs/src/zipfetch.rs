@@ -230,7 +230,11 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
         let mut body_opts = base.clone();
         body_opts.range = Some(ByteRange::Span { start: body_start, end: body_end });
         body_opts.if_match = tail.etag.clone();
-        let body = download(transport, &mut store, sleeper, &body_opts, &mut stream, &mut { on_download });
+        // Progress counts every byte of the call, so the body continues where the tail ended.
+        let before = totals.bytes;
+        let body = download(transport, &mut store, sleeper, &body_opts, &mut stream, &mut |done, total| {
+            on_download(before + done, total.map(|t| before + t))
+        });
         match body {
             Ok(o) => totals.add(&o),
             Err(e) => {
