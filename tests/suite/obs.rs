@@ -262,7 +262,7 @@ fn parts_resume_cut_connections_and_a_refusal_publishes_nothing() {
     };
 
     // Cut connections, whichever part's requests they hit, are resumed within that part.
-    fx.server.set_fault(FaultRule::new("ray-jobs", "big.zip", Fault::Reset { after_bytes: 3 << 20 }).times(3)).unwrap();
+    fx.server.set_fault(FaultRule::new("ray-jobs", "big.zip", Fault::Reset { after_bytes: 512 << 10 }).times(5)).unwrap();
     let v = run("cut").ok();
     assert_eq!(v["split"], true, "{v:#}");
     assert!(v["retries"].as_u64().unwrap() >= 1, "{v:#}");
