@@ -10,6 +10,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("fixture-plugin", "FIXTURE_PLUGIN_WASM"),
     ("hostile-plugin", "HOSTILE_PLUGIN_WASM"),
     ("future-plugin", "FUTURE_PLUGIN_WASM"),
+    ("legacy-plugin", "LEGACY_PLUGIN_WASM"),
 ];
 
 fn main() {

@@ -20,6 +20,8 @@ pub mod wasm {
     pub const FIXTURE: &str = env!("FIXTURE_PLUGIN_WASM");
     pub const HOSTILE: &str = env!("HOSTILE_PLUGIN_WASM");
     pub const FUTURE: &str = env!("FUTURE_PLUGIN_WASM");
+    /// The fixture plugin built against the frozen 0.1.0 contract.
+    pub const LEGACY: &str = env!("LEGACY_PLUGIN_WASM");
 }
 
 /// A private world for one or more `scheme-host` runs: its own HOME, plugin directory,

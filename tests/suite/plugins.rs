@@ -280,3 +280,16 @@ fn cache_entries_without_stamps_are_hashed_then_stamped() {
     let v = e.run(&["download-and-unpack", "fixture://c.zip", e.out("c").to_str().unwrap(), "--json"]).ok();
     assert_eq!(v["plugin"]["cache"], "hit");
 }
+
+#[test]
+fn a_plugin_built_against_contract_0_1_0_still_runs() {
+    let e = env();
+    e.install(wasm::LEGACY, "fixture.wasm");
+    let v = e.run(&["schemes", "--json"]).ok();
+    assert_eq!(v["plugins"][0]["contract_version"], "0.1.0", "{v:#}");
+    let dest = e.out("pkg");
+    // It has no `parts` export: however many parts are asked for, one instance does it all.
+    let v = e.run(&["download-and-unpack", "fixture://demo.zip", dest.to_str().unwrap(), "--json", "--parts", "4"]).ok();
+    assert_eq!((v["parts"].as_u64(), v["split"].as_bool(), v["files"].as_u64()), (Some(1), Some(false), Some(3)), "{v:#}");
+    assert_eq!(tree(&dest), ["README.txt", "bin/", "bin/run.sh", "sub/", "sub/data.txt"]);
+}
