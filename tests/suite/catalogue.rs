@@ -6,15 +6,13 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use crate::env;
 use scheme_host_tests::hostile::raw_tar::{gzip, Tar};
 use scheme_host_tests::hostile::raw_zip::{zip, Entry};
 use scheme_host_tests::hostile::{catalogue, Accepted, Case, Expect, Family};
 use scheme_host_tests::obs::ObsFixture;
-use scheme_host_tests::{listing, tree, wasm, Env};
+use scheme_host_tests::{listing, on_two_threads, tree, wasm, Env};
 
 /// An environment with the OBS plugin installed, pointed at `fx`, its compile cache warm.
 pub(crate) fn obs_env(fx: &ObsFixture) -> Env {
@@ -73,19 +71,10 @@ fn every_hostile_archive_ends_as_documented() {
         fx.put("ray-jobs", &key(c), c.bytes.clone());
     }
     let e = obs_env(&fx);
-    let rows = Mutex::new(Vec::new());
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(c) = cases.get(i) else { break };
-                let (outcome, verdict) = run_case(&e, c);
-                rows.lock().unwrap().push(Row { family: c.family, name: c.name, ext: c.ext, about: c.about, outcome, verdict });
-            });
-        }
+    let mut rows = on_two_threads(&cases, |c| {
+        let (outcome, verdict) = run_case(&e, c);
+        Row { family: c.family, name: c.name, ext: c.ext, about: c.about, outcome, verdict }
     });
-    let mut rows = rows.into_inner().unwrap();
     rows.sort_by_key(|r| (r.family, r.name));
     assert_eq!(listing(&e.home()), Vec::<String>::new(), "nothing may appear in HOME");
     assert_eq!(listing(&e.path("out")), names, "nothing may appear beside the cases' own directories");

@@ -4,14 +4,12 @@
 //! table (also written to `$CARGO_TARGET_TMPDIR/hostile-servers.md`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use obs_server::{Fault, FaultRule, RequestRecord};
 use scheme_host_tests::hostile::raw_zip::{zip, Entry};
 use scheme_host_tests::obs::ObsFixture;
-use scheme_host_tests::{listing, tree, Env, Run};
+use scheme_host_tests::{listing, on_two_threads, tree, Env, Run};
 
 use crate::catalogue::obs_env;
 
@@ -374,22 +372,9 @@ fn hostile_servers_are_survived_or_fail_fast_and_clean() {
     let e_foreign_allowed = faulty_env(&fx, &allowed);
     let ctx = Ctx { fx, foreign, e, e_foreign_allowed, package: package() };
     let cases = cases();
-    let rows = Mutex::new(Vec::new());
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(c) = cases.get(i) else { break };
-                let verdict = (c.check)(&ctx, c.name);
-                rows.lock().unwrap().push((i, c.fault, verdict));
-            });
-        }
-    });
-    let mut rows = rows.into_inner().unwrap();
-    rows.sort_by_key(|r| r.0);
+    let rows = on_two_threads(&cases, |c| (c.fault, (c.check)(&ctx, c.name)));
     let mut table = String::from("| fault | outcome |\n|---|---|\n");
-    for (_, fault, verdict) in &rows {
+    for (fault, verdict) in &rows {
         match verdict {
             Ok(outcome) => table.push_str(&format!("| {fault} | {outcome} |\n")),
             Err(why) => table.push_str(&format!("| {fault} | WRONG: {why} |\n")),
@@ -397,6 +382,6 @@ fn hostile_servers_are_survived_or_fail_fast_and_clean() {
     }
     eprintln!("{table}");
     let _ = std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-servers.md"), &table);
-    let wrong: Vec<String> = rows.iter().filter_map(|(i, _, v)| v.as_ref().err().map(|e| format!("{}: {e}", cases[*i].name))).collect();
+    let wrong: Vec<String> = rows.iter().zip(&cases).filter_map(|((_, v), c)| v.as_ref().err().map(|e| format!("{}: {e}", c.name))).collect();
     assert!(wrong.is_empty(), "{} of {} faults ended wrongly:\n{}", wrong.len(), rows.len(), wrong.join("\n"));
 }

@@ -9,6 +9,12 @@
 #[path = "../fuzz/src/printable.rs"]
 mod printable;
 
+#[path = "../fuzz/src/links.rs"]
+mod links;
+
+#[path = "../fuzz/src/saved.rs"]
+mod saved;
+
 #[path = "../fuzz/src/plugin_call.rs"]
 mod plugin_call;
 
@@ -49,16 +55,7 @@ fn in_worker(test: &str, body: impl FnOnce(&mut Harness)) {
 }
 
 fn saved() -> Vec<(PathBuf, Vec<u8>)> {
-    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz");
-    let mut out = Vec::new();
-    for dir in [fuzz.join("corpus/plugin_call"), fuzz.join("regressions/plugin_call")] {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        for e in rd.flatten() {
-            out.push((e.path(), std::fs::read(e.path()).unwrap()));
-        }
-    }
-    out.sort();
-    out
+    saved::saved(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz"), "plugin_call")
 }
 
 #[test]

@@ -5,6 +5,12 @@
 #[path = "../../../tests/fuzz/src/printable.rs"]
 mod printable;
 
+#[path = "../../../tests/fuzz/src/links.rs"]
+mod links;
+
+#[path = "../../../tests/fuzz/src/saved.rs"]
+mod saved;
+
 #[path = "../../../tests/fuzz/src/archive.rs"]
 mod archive;
 
@@ -13,16 +19,7 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 fn saved() -> Vec<(PathBuf, Vec<u8>)> {
-    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz");
-    let mut out = Vec::new();
-    for dir in [fuzz.join("corpus/archive"), fuzz.join("regressions/archive")] {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        for e in rd.flatten() {
-            out.push((e.path(), std::fs::read(e.path()).unwrap()));
-        }
-    }
-    out.sort();
-    out
+    saved::saved(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz"), "archive")
 }
 
 #[test]

@@ -5,6 +5,9 @@
 #[path = "../../../tests/fuzz/src/printable.rs"]
 mod printable;
 
+#[path = "../../../tests/fuzz/src/saved.rs"]
+mod saved;
+
 #[path = "../../../tests/fuzz/src/uri.rs"]
 mod uri;
 
@@ -20,16 +23,7 @@ use proptest::prelude::*;
 
 /// Every saved input of `target`: the minimised corpus and the crashers kept as regressions.
 fn saved(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let fuzz = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz");
-    let mut out = Vec::new();
-    for dir in [fuzz.join("corpus").join(target), fuzz.join("regressions").join(target)] {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        for e in rd.flatten() {
-            out.push((e.path(), std::fs::read(e.path()).unwrap()));
-        }
-    }
-    out.sort();
-    out
+    saved::saved(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz"), target)
 }
 
 fn replay(target: &str, check: fn(&[u8])) {

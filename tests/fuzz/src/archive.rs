@@ -5,11 +5,12 @@
 //! fuzzer shapes tar headers rather than deflate bits), 2 raw .tar.gz bytes, 3 raw .tar.xz.
 
 use std::io::{Cursor, Write};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use scheme_plugin_kit::archive::{extract_tar, extract_zip, TarCompression};
 use scheme_plugin_kit::{ErrorKind, Limits};
 
+use super::links::stays_inside;
 use super::printable::assert_printable;
 
 pub fn limits() -> Limits {
@@ -101,18 +102,3 @@ impl Found {
     }
 }
 
-/// A relative target whose `..` components all come first and do not climb above the root
-/// (the rule the host's link audit applies).
-fn stays_inside(target: &Path, depth: usize) -> bool {
-    let mut up = 0;
-    let mut descended = false;
-    for c in target.components() {
-        match c {
-            Component::ParentDir if !descended => up += 1,
-            Component::CurDir => {}
-            Component::Normal(_) => descended = true,
-            _ => return false,
-        }
-    }
-    up <= depth
-}

@@ -4,8 +4,10 @@
 
 pub mod archive;
 pub mod credentials;
+pub mod links;
 #[cfg(feature = "host")]
 pub mod plugin_call;
 pub mod printable;
+pub mod saved;
 pub mod uri;
 pub mod xml_error;

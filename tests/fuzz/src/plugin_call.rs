@@ -8,13 +8,14 @@
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scheme_host::config::Config;
 use scheme_host::{ErrorKind, Host};
 
+use super::links::stays_inside;
 use super::printable::assert_printable;
 
 pub const SEPARATOR: &[u8] = b"\n--8<--\n";
@@ -216,17 +217,7 @@ fn audit_tree(root: &Path, dir: &Path, depth: usize) {
         let t = e.file_type().unwrap();
         if t.is_symlink() {
             let target = std::fs::read_link(e.path()).unwrap();
-            let mut up = 0;
-            let mut descended = false;
-            for c in target.components() {
-                match c {
-                    Component::ParentDir if !descended => up += 1,
-                    Component::CurDir => {}
-                    Component::Normal(_) => descended = true,
-                    _ => panic!("{} -> {} leaves {}", e.path().display(), target.display(), root.display()),
-                }
-            }
-            assert!(up <= depth, "{} -> {} leaves {}", e.path().display(), target.display(), root.display());
+            assert!(stays_inside(&target, depth), "{} -> {} leaves {}", e.path().display(), target.display(), root.display());
         } else if t.is_dir() {
             audit_tree(root, &e.path(), depth + 1);
         }
