@@ -274,11 +274,6 @@ impl Instance {
         self.judge(what, outcome)
     }
 
-    /// Whether this instance can take a share of a package (`parts` export).
-    pub fn has_parts(&self) -> bool {
-        self.parts.is_some()
-    }
-
     /// `parts.download-and-unpack-part`, under the same rules as [`Instance::run`].
     pub async fn run_part(
         &mut self,
