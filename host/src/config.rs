@@ -32,6 +32,33 @@ pub struct Config {
     /// small packages are never split). `--parts` and `$SCHEME_HOST_UNPACK_PARTS` override
     /// it; the default is one per CPU, at most [`MAX_DEFAULT_PARTS`].
     pub unpack_parts: Option<u32>,
+    /// Capabilities the operator approved beyond the defaults, per plugin name, bound to
+    /// the plugin file's sha256 (written by `scheme-host trust`; see `sandbox::grant`).
+    #[serde(default)]
+    pub approvals: BTreeMap<String, Approval>,
+    /// Approvals shipped beside the binary for the plugins shipped with it
+    /// ([`SHIPPED_APPROVALS`]); consulted after the operator's own.
+    #[serde(skip)]
+    pub shipped_approvals: BTreeMap<String, Approval>,
+}
+
+/// Where a distribution keeps the approvals of the plugins it ships, relative to the
+/// directory of the `scheme-host` executable: beside the binary, not in the plugin
+/// directory, so whoever can drop a plugin there cannot approve it too.
+pub const SHIPPED_APPROVALS: &str = "../share/scheme-host/approvals.toml";
+
+/// One approval: what the operator allowed one plugin file beyond the defaults.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Approval {
+    /// The approved plugin file's sha256 (hex).
+    pub sha256: String,
+    /// Host patterns, spelled as the manifest spells them.
+    #[serde(default)]
+    pub network_hosts: Vec<String>,
+    /// Config files, by the default path the manifest declares.
+    #[serde(default)]
+    pub config_files: Vec<String>,
 }
 
 /// The default number of parts stops here: past a few cores the loopback or NIC and the
@@ -140,6 +167,48 @@ impl Config {
         Self::parse(&text).map_err(|e| e.context(format!("config {}", path.display())))
     }
 
+    /// [`Config::load`] plus the approvals shipped beside the executable.
+    pub fn load_with_shipped(explicit: Option<&Path>) -> Result<Config> {
+        Self::with_shipped(Self::load(explicit)?)
+    }
+
+    /// `cfg` plus the approvals shipped beside the executable.
+    pub fn with_shipped(mut cfg: Config) -> Result<Config> {
+        if let Some(path) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(SHIPPED_APPROVALS))) {
+            if path.is_file() {
+                cfg.shipped_approvals = Self::read_approvals_file(&path)?;
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// A file that holds only `[approvals.*]` tables (the shipped approvals).
+    pub fn read_approvals_file(path: &Path) -> Result<BTreeMap<String, Approval>> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct OnlyApprovals {
+            #[serde(default)]
+            approvals: BTreeMap<String, Approval>,
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| HostError::config(format!("cannot read approvals {}: {e}", path.display())))?;
+        let parsed: OnlyApprovals = toml::from_str(&text).map_err(|e| HostError::config(format!("approvals {}: {e}", path.display())))?;
+        Ok(parsed.approvals)
+    }
+
+    /// The file `scheme-host trust` records approvals in: the one [`Config::load`] reads,
+    /// or the system config when there is none yet.
+    pub fn writable_path(explicit: Option<&Path>) -> PathBuf {
+        explicit
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("SCHEME_HOST_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(SYSTEM_CONFIG))
+    }
+
+    /// Every approval recorded for `plugin`: the operator's first, then the shipped one.
+    pub fn approvals_for(&self, plugin: &str) -> Vec<Approval> {
+        self.approvals.get(plugin).into_iter().chain(self.shipped_approvals.get(plugin)).cloned().collect()
+    }
+
     pub fn parse(text: &str) -> Result<Config> {
         let cfg: Config = toml::from_str(text).map_err(|e| HostError::config(e.to_string()))?;
         cfg.validate()?;
@@ -167,6 +236,11 @@ impl Config {
         let mut resolve = crate::sandbox::resolve::ResolveMap::default();
         for (key, to) in &self.resolve {
             resolve.add_config_entry(key, &to.addrs()).map_err(HostError::config)?;
+        }
+        for (plugin, a) in &self.approvals {
+            if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(HostError::config(format!("approvals.{plugin}.sha256 must be 64 hex digits")));
+            }
         }
         for (plugin, grant) in &self.plugins {
             for p in grant.allow_hosts.iter().flatten().chain(&grant.extra_allow_hosts) {

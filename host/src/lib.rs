@@ -1,6 +1,7 @@
 //! `scheme-host`: runs storage-scheme plugins (WASI components) in a sandbox to turn a
 //! remote package URI into a local directory with Ray's semantics.
 
+pub mod atomic;
 pub mod bindings;
 pub mod config;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod publish;
 pub mod registry;
 pub mod sandbox;
 pub mod text;
+pub mod trust;
 
 pub use error::{ErrorKind, HostError, Result};
 pub use ops::Host;

@@ -48,8 +48,15 @@ enum Command {
     },
     /// Validate a URI and print Ray's package name for it.
     ParseUri { uri: String },
-    /// List installed plugins and the schemes they handle.
+    /// List installed plugins, the schemes they handle, and what each asks for and is granted.
     Schemes,
+    /// Approve what an installed plugin asks for beyond the defaults (IP addresses,
+    /// loopback, config files outside the home), bound to the plugin file's sha256, by
+    /// recording it in the config [--config, $SCHEME_HOST_CONFIG, or /etc/scheme-host/config.toml].
+    Trust {
+        /// The plugin's name, as `scheme-host schemes` shows it.
+        name: String,
+    },
 }
 
 fn main() {
@@ -91,7 +98,9 @@ fn progress_sink(json: bool) -> Box<dyn ProgressSink> {
 }
 
 async fn run(cli: Cli) -> Result<(), HostError> {
-    let config = Config::load(cli.config.as_deref())?;
+    // `trust` may be what creates the config file.
+    let creating = matches!(cli.command, Command::Trust { .. }) && !Config::writable_path(cli.config.as_deref()).exists();
+    let config = if creating { Config::with_shipped(Config::default())? } else { Config::load_with_shipped(cli.config.as_deref())? };
     let mut host = Host::new(config, cli.plugin_dir.as_deref())?;
     let json = cli.json;
     match cli.command {
@@ -141,9 +150,35 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             } else {
                 for p in &out.plugins {
                     println!("{}\t{} {}\t{}", p.schemes.join(","), p.name, p.version, p.path.display());
+                    println!("  granted network: {}", p.granted.network_hosts.join(", "));
+                    if !p.granted.config_files.is_empty() {
+                        println!("  granted config files: {}", p.granted.config_files.join(", "));
+                    }
+                    for w in &p.withheld {
+                        println!("  withheld (needs `scheme-host trust {}`): {w}", p.name);
+                    }
                 }
                 for b in &out.broken {
                     eprintln!("broken plugin {}: {}", b.path.display(), b.error);
+                }
+            }
+        }
+        Command::Trust { name } => {
+            let target = Config::writable_path(cli.config.as_deref());
+            let out = host.trust(&name, &target).await?;
+            if json {
+                print_json_ok(&out);
+            } else {
+                println!("plugin {} {} at {} (sha256 {})", out.plugin, out.version, out.path.display(), out.sha256);
+                match &out.config {
+                    None => println!("asks for nothing beyond the defaults; nothing to approve"),
+                    Some(config) => {
+                        println!("approved, beyond the defaults:");
+                        for n in &out.approved {
+                            println!("  {n}");
+                        }
+                        println!("recorded in {} as [approvals.{}]; a changed plugin file needs approving again", config.display(), out.plugin);
+                    }
                 }
             }
         }

@@ -4,10 +4,10 @@
 use crate::bindings::types;
 use crate::config::{Config, Limits};
 use crate::error::{ErrorKind, HostError, Result};
-use crate::manifest::PluginManifest;
 use crate::publish::PackageLock;
 use crate::registry::{BrokenPlugin, CacheOutcome, PluginEntry, Registry};
-use crate::sandbox::{net::HostPattern, Grant, Instance, ProgressSink, Sandbox, GUEST_STAGING};
+use crate::sandbox::grant::{self, ApprovalState, Grants, HostEnv, NeedsApproval};
+use crate::sandbox::{Grant, Instance, ProgressSink, Sandbox, GUEST_STAGING};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -99,10 +99,35 @@ pub struct SchemePlugin {
     pub version: String,
     pub schemes: Vec<String>,
     pub path: PathBuf,
+    pub sha256: String,
     pub contract_version: String,
-    pub env_vars: Vec<String>,
-    pub network_hosts: Vec<String>,
+    /// What the manifest asks for.
+    pub requested: Capabilities,
+    /// What the plugin gets.
+    pub granted: Capabilities,
+    /// Requested, needs the operator's approval, not granted (`scheme-host trust NAME`).
+    pub withheld: Vec<NeedsApproval>,
+    pub approval: ApprovalState,
     pub cache: CacheOutcome,
+}
+
+/// What `scheme-host trust` found and recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustOutcome {
+    pub plugin: String,
+    pub version: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    /// The config file the approval was recorded in (none when nothing needed approval).
+    pub config: Option<PathBuf>,
+    pub approved: Vec<NeedsApproval>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Capabilities {
+    pub network_hosts: Vec<String>,
+    pub config_files: Vec<String>,
+    pub env_vars: Vec<String>,
 }
 
 impl Host {
@@ -137,29 +162,71 @@ impl Host {
     }
 
     pub async fn schemes(&self) -> Result<SchemeListing> {
-        let (entries, broken) = self.registry().scan().await?;
-        let plugins = entries
-            .into_iter()
-            .map(|e| SchemePlugin {
-                name: e.manifest.name.clone(),
-                version: e.manifest.version.clone(),
-                schemes: e.manifest.schemes.clone(),
+        let (entries, mut broken) = self.registry().scan().await?;
+        let mut plugins = Vec::new();
+        for e in entries {
+            let grants = match self.grants_for(&e) {
+                Ok(g) => g,
+                Err(refused) => {
+                    broken.push(BrokenPlugin { path: e.path.clone(), error: refused.message });
+                    continue;
+                }
+            };
+            let m = &e.manifest;
+            plugins.push(SchemePlugin {
+                name: m.name.clone(),
+                version: m.version.clone(),
+                schemes: m.schemes.clone(),
                 path: e.path.clone(),
-                contract_version: e.manifest.contract_version.clone(),
-                env_vars: e.manifest.env_vars.clone(),
-                network_hosts: self.allowed_hosts(&e.manifest).iter().map(|p| format!("{p:?}")).collect(),
+                sha256: e.sha256.clone(),
+                contract_version: m.contract_version.clone(),
+                requested: Capabilities {
+                    network_hosts: m.network_hosts.clone(),
+                    config_files: m.config_files.iter().map(|c| c.default_path.clone()).collect(),
+                    env_vars: m.env_vars.clone(),
+                },
+                granted: Capabilities {
+                    network_hosts: grants.hosts.iter().map(|h| grant::pattern_text(&h.pattern)).collect(),
+                    config_files: grants.config_files.iter().map(|(_, p)| p.display().to_string()).collect(),
+                    env_vars: grants.env_vars.clone(),
+                },
+                withheld: grants.withheld,
+                approval: grants.approval,
                 cache: e.cache,
-            })
-            .collect();
+            });
+        }
         Ok(SchemeListing { plugin_dir: self.plugin_dir.clone(), plugins, broken })
     }
 
-    /// The plugin's declared hosts, replaced or extended by the operator's grant.
-    fn allowed_hosts(&self, m: &PluginManifest) -> Vec<HostPattern> {
-        let grant = self.config.plugins.get(&m.name);
-        let base = grant.and_then(|g| g.allow_hosts.clone()).unwrap_or_else(|| m.network_hosts.clone());
-        let extra = grant.map(|g| g.extra_allow_hosts.clone()).unwrap_or_default();
-        base.iter().chain(&extra).filter_map(|p| HostPattern::parse(p).ok()).collect()
+    /// Records the operator's approval of everything the installed plugin `name` asks for
+    /// beyond the defaults, bound to its file's sha256, in the config file `config`.
+    pub async fn trust(&self, name: &str, config: &Path) -> Result<TrustOutcome> {
+        let (entries, broken) = self.registry().scan().await?;
+        let names: Vec<String> = entries.iter().map(|e| e.manifest.name.clone()).collect();
+        let Some(e) = entries.into_iter().find(|e| e.manifest.name == name) else {
+            let also = if broken.is_empty() { String::new() } else { format!("; {} file(s) there could not be loaded (see `scheme-host schemes`)", broken.len()) };
+            return Err(HostError::plugin(format!(
+                "no plugin named {} in {} (installed: {}){also}",
+                crate::text::escape(name),
+                self.plugin_dir.display(),
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            )));
+        };
+        let approved = grant::needs_approval(&e.manifest, self.config.plugins.get(name), &HostEnv::process());
+        let config = if approved.is_empty() {
+            None
+        } else {
+            crate::trust::record(config, name, &crate::trust::approval_for(&e.sha256, &approved))?;
+            Some(config.to_path_buf())
+        };
+        Ok(TrustOutcome { plugin: e.manifest.name, version: e.manifest.version, path: e.path, sha256: e.sha256, config, approved })
+    }
+
+    /// What policy grants this plugin file, or why it may not run.
+    pub fn grants_for(&self, e: &PluginEntry) -> Result<Grants> {
+        let name = &e.manifest.name;
+        grant::decide(&e.manifest, &e.sha256, &self.config.approvals_for(name), self.config.plugins.get(name), &HostEnv::process())
+            .map_err(|r| HostError::plugin(r.to_string()))
     }
 
     async fn plugin_for(&self, uri: &str) -> Result<(PluginEntry, Component, u64)> {
@@ -169,15 +236,25 @@ impl Host {
         if self.config.plugins.get(&entry.manifest.name).is_some_and(|g| g.disabled) {
             return Err(HostError::plugin(format!("plugin {} is disabled in the configuration", entry.manifest.name)));
         }
+        let grants = self.grants_for(&entry)?;
+        if !grants.withheld.is_empty() {
+            let asks: Vec<String> = grants.withheld.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                plugin = %entry.manifest.name,
+                "withheld, needs the operator's approval: {}; to grant it run `scheme-host trust {}`",
+                asks.join(", "),
+                entry.manifest.name
+            );
+        }
         Ok((entry, component, started.elapsed().as_millis() as u64))
     }
 
     async fn instantiate(&self, entry: &PluginEntry, component: &Component, staging: Option<&Path>, progress: Box<dyn ProgressSink>) -> Result<Instance> {
+        let grants = self.grants_for(entry)?;
         let grant = Grant {
-            manifest: Some(&entry.manifest),
+            grants: Some(&grants),
             name: &entry.manifest.name,
             staging,
-            allowed_hosts: self.allowed_hosts(&entry.manifest),
             limits: &self.config.limits,
             progress,
         };

@@ -310,7 +310,7 @@ impl<'a> Registry<'a> {
     async fn ask_manifest(&self, path: &Path, component: &Component, contract_version: String) -> Result<PluginManifest> {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let limits = crate::config::Limits::default();
-        let grant = Grant { manifest: None, name: &name, staging: None, allowed_hosts: vec![], limits: &limits, progress: Box::new(()) };
+        let grant = Grant { grants: None, name: &name, staging: None, limits: &limits, progress: Box::new(()) };
         let mut instance = self.sandbox.instantiate(component, grant).await?;
         let info = instance.run("info", async |b, s| b.scheme_host_storage_scheme_plugin().call_info(s).await).await?;
         PluginManifest::from_wit(info, contract_version)
@@ -335,7 +335,7 @@ impl<'a> Registry<'a> {
         let artifact = component.serialize().map_err(std::io::Error::other)?;
         create_private_dir(&self.cache_dir)?;
         let artifact_path = self.artifact_path(sha);
-        write_atomically(&artifact_path, &artifact)?;
+        crate::atomic::write_file(&artifact_path, &artifact)?;
         // Stamped after the rename: that inode holds exactly the bytes hashed below, and
         // only the invoking user can reach it to change it, which moves its ctime. No
         // settling is needed as for plugins: nothing rewrites an artifact in place.
@@ -421,7 +421,7 @@ fn read_plugin(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn write_meta(path: &Path, meta: &CacheMeta) -> std::io::Result<()> {
-    write_atomically(path, &serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?)
+    crate::atomic::write_file(path, &serde_json::to_vec_pretty(meta).map_err(std::io::Error::other)?)
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -435,17 +435,3 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp-{}-{:08x}", std::process::id(), rand::random::<u32>()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}

@@ -144,8 +144,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let ws = workspace();
     let target = target_dir();
     if opts.build {
-        run_cmd(cargo().args(["build", "--release", "-p", "scheme-host", "-p", "obs-server", "-p", "native-unpack"]))?;
-        run_cmd(cargo().args(["build", "--release", "--target", "wasm32-wasip2", "-p", "obs-plugin"]))?;
+        // The shared build (host, server, plugins), then the native twin, which shares no
+        // crate with wasmtime and so costs only its own code.
+        crate::util::build_workspace()?;
+        run_cmd(cargo().args(["build", "--release", "-p", "native-unpack"]))?;
     }
     let corpora: Vec<Corpus> = opts.corpora.iter().map(|id| corpus::ensure(&target.join("bench-corpora"), id)).collect::<Result<_>>()?;
     for c in &corpora {
@@ -162,7 +164,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for d in ["plugins", "cache", "home"] {
         std::fs::create_dir_all(host_home.join(d))?;
     }
-    std::fs::copy(target.join("wasm32-wasip2/release/obs_plugin.wasm"), host_home.join("plugins/obs.wasm"))
+    std::fs::copy(crate::util::wasm_plugin("obs-plugin"), host_home.join("plugins/obs.wasm"))
         .context("the wasm plugin is not built (run without --no-build)")?;
     std::fs::write(host_home.join("config.toml"), "")?;
 

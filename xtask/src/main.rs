@@ -7,6 +7,7 @@
 
 mod bench;
 mod demo;
+mod prereq;
 mod util;
 
 use anyhow::{bail, Result};
@@ -18,19 +19,15 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("dist") => dist().map(|_| ()),
         Some("test") => test(&args[1..]),
-        Some("demo") => demo::run(),
+        Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
-        _ => bail!("usage: cargo xtask <dist|test|demo|bench> [options]\n  test --no-ray   skip the real-Ray end-to-end tests\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b]"),
+        _ => bail!("usage: cargo xtask <dist|test|demo|bench> [options]\n  test --no-ray   skip the real-Ray end-to-end tests\n  demo --no-ray   stop after the CLI, without the Ray job\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b]"),
     }
 }
 
 /// Builds the release host, the plugins and the Ray wheel into `dist/`.
 pub fn dist() -> Result<PathBuf> {
-    run(cargo().args(["build", "--release", "-p", "scheme-host", "-p", "obs-server"]))?;
-    // Same target directory as tests/build.rs uses, so the plugin is built once.
-    run(cargo()
-        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "obs-plugin", "--target-dir"])
-        .arg(util::target_dir().join("wasm-plugins")))?;
+    util::build_workspace()?;
     assemble_dist()
 }
 
@@ -47,10 +44,11 @@ fn assemble_dist() -> Result<PathBuf> {
     // Symbols are a third of the binary; nodes don't need them. Best effort: binutils may
     // be missing, and an unstripped binary works the same.
     let _ = std::process::Command::new("strip").arg(dist.join("bin/scheme-host")).status();
-    std::fs::copy(target.join("wasm-plugins/wasm32-wasip2/release/obs_plugin.wasm"), dist.join("plugins/obs.wasm"))?;
+    std::fs::copy(util::wasm_plugin("obs-plugin"), dist.join("plugins/obs.wasm"))?;
+    ship_approvals(&dist)?;
     let py = ws.join("host/python");
     if py.join("pyproject.toml").is_file() {
-        let python = util::venv_python()?;
+        let python = prereq::venv_python()?;
         run(std::process::Command::new(&python)
             .args(["-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w"])
             .arg(dist.join("python"))
@@ -62,6 +60,32 @@ fn assemble_dist() -> Result<PathBuf> {
         println!("  {:>12} bytes  {}", size, entry.strip_prefix(&ws)?.display());
     }
     Ok(dist)
+}
+
+/// Records, with the shipped binary itself, the approvals of the shipped plugins (the OBS
+/// plugin asks for the ECS metadata service, an IP address) beside the binary, where the
+/// host reads them: a node installed from `dist/` needs no operator step, and a plugin
+/// file that differs from the shipped one gets nothing beyond the defaults.
+fn ship_approvals(dist: &std::path::Path) -> Result<()> {
+    let approvals = dist.join("share/scheme-host/approvals.toml");
+    std::fs::create_dir_all(approvals.parent().unwrap())?;
+    let cache = util::target_dir().join("dist-trust-cache");
+    for plugin in ["obs"] {
+        let out = std::process::Command::new(dist.join("bin/scheme-host"))
+            .arg("--plugin-dir")
+            .arg(dist.join("plugins"))
+            .arg("--config")
+            .arg(&approvals)
+            .args(["--json", "trust", plugin])
+            .env("SCHEME_HOST_CACHE_DIR", &cache)
+            .env_remove("SCHEME_HOST_PLUGIN_DIR")
+            .env_remove("SCHEME_HOST_CONFIG")
+            .output()?;
+        if !out.status.success() {
+            bail!("scheme-host trust {plugin} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    Ok(())
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -84,18 +108,17 @@ fn test(args: &[String]) -> Result<()> {
     let no_ray = args.iter().any(|a| a == "--no-ray");
     let ws = workspace();
     // Rust: unit tests of every crate, then the host's suite against the real binary.
+    util::build_workspace()?;
     run(cargo().args(["test", "--release", "--workspace"]))?;
-    let python = util::venv_python()?;
+    let python = prereq::venv_python()?;
+    if !no_ray {
+        prereq::ensure_ray(&python)?;
+    }
     let mut reqs = vec![ws.join("tests/python/requirements.txt")];
     if !no_ray {
         reqs.push(ws.join("tests/ray/requirements.txt"));
     }
-    let mut pip = std::process::Command::new(&python);
-    pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]);
-    for r in &reqs {
-        pip.arg("-r").arg(r);
-    }
-    run(&mut pip)?;
+    prereq::pip_install(&python, &reqs, true)?;
     // The test build produced the host, the server and the plugins: package those exact
     // binaries rather than building again with another feature selection.
     let dist = assemble_dist()?;

@@ -31,14 +31,17 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// The project's Python venv (`.venv`), created on first use.
-pub fn venv_python() -> Result<PathBuf> {
-    let venv = workspace().join(".venv");
-    let python = venv.join("bin/python");
-    if !python.is_file() {
-        let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-        run(Command::new(base).args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--upgrade", "pip"]))?;
-    }
-    Ok(python)
+/// The one native build every command shares: the workspace's tests with their
+/// dev-dependencies. A narrower `cargo build -p scheme-host` resolves other features for
+/// shared crates (syn, memchr, ...) and would compile wasmtime a second time, so `dist`,
+/// `demo` and `bench` build this same selection and `test` then only runs it. Its build
+/// script (tests/build.rs) builds every plugin to wasm into `wasm_plugin_dir()`.
+pub fn build_workspace() -> Result<()> {
+    crate::prereq::ensure_wasm_target()?;
+    run(cargo().args(["test", "--release", "--workspace", "--no-run"]))
+}
+
+/// Where tests/build.rs puts the plugins it builds for wasm32-wasip2.
+pub fn wasm_plugin(crate_name: &str) -> PathBuf {
+    target_dir().join("wasm-plugins/wasm32-wasip2/release").join(format!("{}.wasm", crate_name.replace('-', "_")))
 }

@@ -4,6 +4,7 @@
 //! capped by [`MemoryCap`]; time capped by epoch interruption (running wasm) and a
 //! wall-clock timeout (wasm blocked in a host call).
 
+pub mod grant;
 pub mod net;
 pub mod outbound;
 pub mod proxy;
@@ -15,7 +16,6 @@ mod tunnel;
 use crate::bindings::{host_api, parts_api, types, StorageScheme, CONTRACT_PACKAGE, CONTRACT_VERSION};
 use crate::config::{Config, Limits};
 use crate::error::{HostError, Result};
-use crate::manifest::PluginManifest;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -140,20 +140,6 @@ fn read_capped(path: &Path) -> Option<Vec<u8>> {
     Some(buf)
 }
 
-/// Resolves a declared config file to a host path: the override variable from the host's
-/// own environment, else the default with `~/` expanded.
-fn config_file_path(c: &crate::manifest::ConfigFile) -> Option<PathBuf> {
-    if let Some(var) = &c.path_env {
-        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
-        }
-    }
-    match c.default_path.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(rest)),
-        None => Some(PathBuf::from(&c.default_path)),
-    }
-}
-
 /// Owns the engine's linker and the host's network settings; builds one fresh store per call.
 pub struct Sandbox {
     engine: Engine,
@@ -163,13 +149,13 @@ pub struct Sandbox {
 
 /// What one call is granted.
 pub struct Grant<'a> {
-    /// The plugin's manifest; none while the host asks an unknown plugin for it.
-    pub manifest: Option<&'a PluginManifest>,
+    /// What policy grants the plugin ([`grant::decide`]); none while the host asks an
+    /// unknown plugin for its manifest, which then gets nothing at all.
+    pub grants: Option<&'a grant::Grants>,
     /// Name used in logs and errors.
     pub name: &'a str,
     /// Host directory mounted read-write at [`GUEST_STAGING`]; none for metadata calls.
     pub staging: Option<&'a Path>,
-    pub allowed_hosts: Vec<net::HostPattern>,
     pub limits: &'a Limits,
     pub progress: Box<dyn ProgressSink>,
 }
@@ -209,16 +195,14 @@ impl Sandbox {
 
     /// Instantiates `component` in a fresh store that holds exactly `grant`.
     pub async fn instantiate(&self, component: &Component, grant: Grant<'_>) -> Result<Instance> {
-        let no_grants = PluginManifest::default();
-        let manifest = grant.manifest.unwrap_or(&no_grants);
         let mut wasi = WasiCtx::builder();
         // Plugins get no stdio: they log through `host.log`, which escapes what they say.
         wasi.allow_blocking_current_thread(true);
-        for var in &manifest.env_vars {
-            if outbound::is_host_only_var(var) {
-                tracing::warn!(plugin = %grant.name, var = %crate::text::escape(var), "plugin declared a host networking variable; not passed");
-                continue;
-            }
+        let (env_vars, config_files, hosts) = match grant.grants {
+            Some(g) => (&g.env_vars[..], g.config_files.iter().cloned().collect(), g.hosts.clone()),
+            None => (&[][..], HashMap::new(), vec![]),
+        };
+        for var in env_vars {
             if let Ok(value) = std::env::var(var) {
                 wasi.env(var, value);
             }
@@ -227,12 +211,7 @@ impl Sandbox {
             wasi.preopened_dir(dir, GUEST_STAGING, FsPerms::ReadWrite)
                 .map_err(|e| HostError::sandbox(format!("cannot grant the staging directory: {e}")))?;
         }
-        let config_files = manifest
-            .config_files
-            .iter()
-            .filter_map(|c| config_file_path(c).map(|p| (c.id.clone(), p)))
-            .collect();
-        let policy = net::HttpPolicy::new(grant.allowed_hosts, grant.limits, self.outbound.clone());
+        let policy = net::HttpPolicy::new(hosts, grant.limits, self.outbound.clone());
         let net_log = policy.log.clone();
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(grant.limits.max_header_bytes as usize);

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use super::grant::HostGrant;
 use super::outbound::Outbound;
 use super::send::IoFuture;
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
@@ -53,9 +54,14 @@ impl HostPattern {
     /// name, its subdomains on the same port (virtual-hosted buckets live at
     /// `<bucket>.<endpoint>`). Other patterns are returned as is.
     pub fn resolve(self) -> Vec<HostPattern> {
+        self.resolve_with(&|v| std::env::var(v).ok())
+    }
+
+    /// [`HostPattern::resolve`] with the environment given as a lookup.
+    pub fn resolve_with(self, env: &dyn Fn(&str) -> Option<String>) -> Vec<HostPattern> {
         match self {
             HostPattern::Env(var) => {
-                let Some((host, port)) = std::env::var(&var).ok().as_deref().and_then(authority_of_url) else {
+                let Some((host, port)) = env(&var).as_deref().and_then(authority_of_url) else {
                     return vec![];
                 };
                 let is_ip = host.starts_with('[') || host.parse::<std::net::Ipv4Addr>().is_ok();
@@ -120,6 +126,15 @@ pub fn authority_of_url(url: &str) -> Option<(String, u16)> {
     Some((host, port.unwrap_or(default)))
 }
 
+/// Which addresses a granted name may connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// A grant the operator made or approved: any address.
+    Internal,
+    /// A name granted by default: refused if it resolves to an internal address.
+    PublicOnly,
+}
+
 /// Per-call network state shared with the code that reports errors.
 #[derive(Debug, Default)]
 pub struct NetLog {
@@ -129,7 +144,6 @@ pub struct NetLog {
     /// certificates, proxies, trusted roots), one sentence each, in order, without repeats
     /// (a plugin may retry), free of credentials.
     pub failures: Vec<String>,
-    pub requests: u64,
 }
 
 impl NetLog {
@@ -141,7 +155,7 @@ impl NetLog {
 }
 
 pub struct HttpPolicy {
-    allowed: Vec<HostPattern>,
+    allowed: Vec<HostGrant>,
     outbound: Arc<Outbound>,
     connect_timeout: Duration,
     first_byte_timeout: Duration,
@@ -152,9 +166,10 @@ pub struct HttpPolicy {
 }
 
 impl HttpPolicy {
-    pub fn new(allowed: Vec<HostPattern>, limits: &crate::config::Limits, outbound: Arc<Outbound>) -> HttpPolicy {
+    /// `allowed` is what [`super::grant::decide`] granted, `env:` patterns already resolved.
+    pub fn new(allowed: Vec<HostGrant>, limits: &crate::config::Limits, outbound: Arc<Outbound>) -> HttpPolicy {
         HttpPolicy {
-            allowed: allowed.into_iter().flat_map(HostPattern::resolve).collect(),
+            allowed,
             outbound,
             connect_timeout: Duration::from_secs(limits.connect_timeout_secs),
             first_byte_timeout: Duration::from_secs(limits.first_byte_timeout_secs),
@@ -166,8 +181,17 @@ impl HttpPolicy {
         }
     }
 
-    pub fn is_allowed(&self, host: &str, port: u16) -> bool {
-        self.allowed.iter().any(|p| p.matches(host, port))
+    /// None if no grant matches; otherwise whether a matching grant lets the connection
+    /// reach internal addresses.
+    pub fn admits(&self, host: &str, port: u16) -> Option<Reach> {
+        let mut found = None;
+        for g in self.allowed.iter().filter(|g| g.pattern.matches(host, port)) {
+            if g.internal {
+                return Some(Reach::Internal);
+            }
+            found = Some(Reach::PublicOnly);
+        }
+        found
     }
 
     /// The plugin may ask for shorter timeouts, never longer ones than the operator set.
@@ -196,13 +220,16 @@ impl WasiHttpHooks for HttpPolicy {
         let host = uri.host().unwrap_or("").to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let authority = format!("{host}:{port}");
+        let reach;
         {
             let mut log = self.log.lock().unwrap();
-            log.requests += 1;
-            if !self.is_allowed(&host, port) {
-                tracing::warn!(authority = %crate::text::escape(&authority), "denied outbound request: host not allowed for this plugin");
-                log.denied.push(crate::text::escape(&authority));
-                return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            match self.admits(&host, port) {
+                Some(r) => reach = r,
+                None => {
+                    tracing::warn!(authority = %crate::text::escape(&authority), "denied outbound request: host not granted to this plugin");
+                    log.denied.push(crate::text::escape(&authority));
+                    return Box::new(async { Err(HttpError::HttpRequestDenied) });
+                }
             }
         }
         tracing::debug!(method = %request.method(), authority = %authority, "outbound request");
@@ -211,7 +238,7 @@ impl WasiHttpHooks for HttpPolicy {
         let max_headers = self.max_header_bytes;
         let (outbound, log) = (self.outbound.clone(), self.log.clone());
         Box::new(async move {
-            let (response, io) = super::send::send(outbound, log.clone(), request, options).await?;
+            let (response, io) = super::send::send(outbound, log.clone(), request, options, reach).await?;
             // The HTTP client bounds a response head only by its read buffer (~400 KiB);
             // the operator's limit applies to what the server sends as well as to what the
             // plugin builds.

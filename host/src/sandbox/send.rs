@@ -9,7 +9,7 @@
 //! Failures the plugin can only see as a bare wasi:http error code (certificates, proxies,
 //! trusted roots) are also described in [`NetLog::failures`] for the user's error message.
 
-use super::net::NetLog;
+use super::net::{NetLog, Reach};
 use super::outbound::Outbound;
 use super::proxy::ProxyUrl;
 use super::tls::TlsFailure;
@@ -51,6 +51,8 @@ pub enum ConnectError {
     Roots(String),
     /// The host is not a name TLS can verify.
     InvalidName(String),
+    /// A name granted by default resolved to an internal address.
+    Internal { authority: String, addr: IpAddr },
     Tls(TlsFailure),
 }
 
@@ -88,6 +90,14 @@ impl ConnectError {
                 HttpError::DnsError { rcode: Some("invalid dns name".into()), info_code: None },
                 Some(format!("{} is not a host name TLS can verify", crate::text::escape(&host))),
             ),
+            ConnectError::Internal { authority, addr } => (
+                HttpError::HttpRequestDenied,
+                Some(format!(
+                    "{} resolves to {addr}, an address of this machine or its private network, which this plugin is not granted; \
+                     an operator can grant it in [plugins.NAME] extra-allow-hosts or pin the name in [resolve]",
+                    crate::text::escape(&authority)
+                )),
+            ),
             ConnectError::Tls(f) => {
                 let code = f.http_error();
                 (code, Some(f.to_string()))
@@ -98,7 +108,7 @@ impl ConnectError {
 
 /// Sends `request` and returns the response with its body still streaming, plus the
 /// future that drives the connection.
-pub async fn send(outbound: Arc<Outbound>, log: Arc<Mutex<NetLog>>, mut request: Request<WasiBody>, options: RequestOptions) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
+pub async fn send(outbound: Arc<Outbound>, log: Arc<Mutex<NetLog>>, mut request: Request<WasiBody>, options: RequestOptions, reach: Reach) -> Result<(Response<WasiBody>, IoFuture), HttpError> {
     let uri = request.uri().clone();
     let https = uri.scheme() == Some(&Scheme::HTTPS);
     let host = uri.host().ok_or(HttpError::HttpRequestUriInvalid)?.to_ascii_lowercase();
@@ -115,7 +125,7 @@ pub async fn send(outbound: Arc<Outbound>, log: Arc<Mutex<NetLog>>, mut request:
         log.lock().unwrap().note_failure(s);
     };
 
-    let stream = match tokio::time::timeout(connect_timeout, establish(&outbound, &host, port, https, proxy.as_ref())).await {
+    let stream = match tokio::time::timeout(connect_timeout, establish(&outbound, &host, port, https, proxy.as_ref(), reach)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             let (code, explained) = e.into_parts();
@@ -193,13 +203,24 @@ pub async fn send(outbound: Arc<Outbound>, log: Arc<Mutex<NetLog>>, mut request:
 }
 
 /// Opens the byte stream the request is written to.
-async fn establish(outbound: &Outbound, host: &str, port: u16, https: bool, proxy: Option<&ProxyUrl>) -> Result<Box<dyn Stream>, ConnectError> {
+async fn establish(outbound: &Outbound, host: &str, port: u16, https: bool, proxy: Option<&ProxyUrl>, reach: Reach) -> Result<Box<dyn Stream>, ConnectError> {
     let authority = format!("{host}:{port}");
     // Roots first: if they cannot be loaded there is no point in connecting.
     let verifier = if https { Some(outbound.trust.verifier().map_err(|e| ConnectError::Roots(e.to_string()))?) } else { None };
     let (dial_host, dial_port) = proxy.map_or((host, port), |p| (p.host.as_str(), p.port));
     let via = proxy.map(ToString::to_string);
-    let addrs = resolve(outbound, dial_host, dial_port).await.map_err(|detail| ConnectError::Resolve { detail, via: via.clone() })?;
+    let (addrs, overridden) = resolve(outbound, dial_host, dial_port).await.map_err(|detail| ConnectError::Resolve { detail, via: via.clone() })?;
+    // The proxy and `[resolve]` overrides are the operator's own; a name the plugin was
+    // granted by default must not lead to this machine or its private network.
+    let addrs = if proxy.is_none() && !overridden && reach == Reach::PublicOnly {
+        let public: Vec<SocketAddr> = addrs.iter().copied().filter(|a| !super::grant::is_internal(a.ip())).collect();
+        if public.is_empty() {
+            return Err(ConnectError::Internal { authority, addr: addrs[0].ip() });
+        }
+        public
+    } else {
+        addrs
+    };
     let mut tcp = dial(&addrs).await.map_err(|source| ConnectError::Dial { source, via: via.clone() })?;
     // Small requests (HEAD, ranges) must not wait for Nagle.
     let _ = tcp.set_nodelay(true);
@@ -227,21 +248,22 @@ fn server_name(host: &str) -> Result<rustls::pki_types::ServerName<'static>, Con
     rustls::pki_types::ServerName::try_from(bare.to_string()).map_err(|_| ConnectError::InvalidName(host.to_string()))
 }
 
-/// Addresses for `host:port`: an override if one matches, else the system resolver.
-async fn resolve(outbound: &Outbound, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+/// Addresses for `host:port`, and whether they came from an override (else the system
+/// resolver, or the host is an address itself).
+async fn resolve(outbound: &Outbound, host: &str, port: u16) -> Result<(Vec<SocketAddr>, bool), String> {
     if let Some(addrs) = outbound.resolve.lookup(host, port) {
         tracing::debug!(host, port, ?addrs, "resolve override");
-        return Ok(addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
+        return Ok((addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect(), true));
     }
     let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
+        return Ok((vec![SocketAddr::new(ip, port)], false));
     }
     let found: Vec<SocketAddr> = tokio::net::lookup_host((bare, port)).await.map_err(|e| e.to_string())?.collect();
     if found.is_empty() {
         return Err(format!("{bare} has no address"));
     }
-    Ok(found)
+    Ok((found, false))
 }
 
 /// Tries each address in turn; the last error stands for all.

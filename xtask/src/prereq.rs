@@ -1,0 +1,175 @@
+//! Prerequisites every xtask command makes sure of itself, each time it needs them: a fresh
+//! machine has only rustup's toolchain and a system Python, and no command may depend on
+//! what an earlier one happened to install.
+
+use crate::util::{run, workspace};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const WASM_TARGET: &str = "wasm32-wasip2";
+
+/// The `wasm32-wasip2` standard library for the toolchain cargo runs with.
+///
+/// rustup installs the targets that `rust-toolchain.toml` lists only when it installs the
+/// toolchain itself; a pre-installed or linked toolchain, or one on a machine with
+/// automatic installs turned off, never gets them. So this asks the compiler where its
+/// sysroot is and adds the target when its library is not there.
+pub fn ensure_wasm_target() -> Result<()> {
+    let sysroot = rustc_sysroot()?;
+    if has_target(&sysroot) {
+        return Ok(());
+    }
+    let toolchain = active_toolchain();
+    let Some(toolchain) = toolchain else {
+        bail!(
+            "the {WASM_TARGET} target is not installed for the Rust toolchain at {} and rustup is not available to add it.\n\
+             Install it with the tool that installed this toolchain, or install rustup and run:\n  rustup target add {WASM_TARGET}",
+            sysroot.display()
+        );
+    };
+    eprintln!("xtask: adding the {WASM_TARGET} target to toolchain {toolchain} (plugins are built for it)");
+    run(Command::new("rustup").args(["target", "add", WASM_TARGET, "--toolchain", &toolchain]))
+        .with_context(|| format!("could not add the target; run it yourself: rustup target add {WASM_TARGET} --toolchain {toolchain}"))?;
+    if !has_target(&rustc_sysroot()?) {
+        bail!("rustup reported success but {} still has no {WASM_TARGET} library; run: rustup target add {WASM_TARGET} --toolchain {toolchain}", sysroot.display());
+    }
+    Ok(())
+}
+
+fn rustc_sysroot() -> Result<PathBuf> {
+    // Inside `cargo xtask`, the rustup proxy has set RUSTUP_TOOLCHAIN, so this is the
+    // same rustc that cargo uses for the workspace.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(&rustc)
+        .current_dir(workspace())
+        .args(["--print", "sysroot"])
+        .output()
+        .with_context(|| format!("cannot run {rustc}"))?;
+    if !out.status.success() {
+        bail!("{rustc} --print sysroot failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()))
+}
+
+fn has_target(sysroot: &Path) -> bool {
+    let lib = sysroot.join("lib/rustlib").join(WASM_TARGET).join("lib");
+    std::fs::read_dir(&lib)
+        .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
+        .unwrap_or(false)
+}
+
+/// The toolchain rustup resolves for this workspace, or None without rustup.
+fn active_toolchain() -> Option<String> {
+    if let Ok(name) = std::env::var("RUSTUP_TOOLCHAIN") {
+        if !name.is_empty() {
+            return Some(name);
+        }
+    }
+    let out = Command::new("rustup").current_dir(workspace()).args(["show", "active-toolchain"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    // "1.95.0-x86_64-unknown-linux-gnu (overridden by '.../rust-toolchain.toml')"
+    String::from_utf8(out.stdout).ok()?.split_whitespace().next().map(str::to_string)
+}
+
+/// The project's venv (`.venv`) with the pinned build requirements installed in it.
+pub fn venv_python() -> Result<PathBuf> {
+    let ws = workspace();
+    let venv = ws.join(".venv");
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+        check_python(&base)?;
+        eprintln!("xtask: creating {} with {base}", venv.display());
+        run(Command::new(&base).args(["-m", "venv"]).arg(&venv))
+            .with_context(|| format!("cannot create the venv; on Debian/Ubuntu install python3-venv, or set PYTHON to a Python 3.9+ with venv"))?;
+    }
+    pip_install(&python, &[ws.join("requirements/build.txt")], true)?;
+    Ok(python)
+}
+
+/// Ray, installed into the venv on first use (a large download, so it says so first).
+pub fn ensure_ray(python: &Path) -> Result<()> {
+    let reqs = workspace().join("requirements/ray.txt");
+    let wanted = pinned(&reqs, "ray")?;
+    let have = Command::new(python)
+        .args(["-c", "import importlib.metadata as m; print(m.version('ray'))"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if have.as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing Ray {wanted} into .venv ({}; first use only, about 1 to 3 minutes)",
+        have.map(|v| format!("found {v}")).unwrap_or_else(|| "not installed".into())
+    );
+    let started = std::time::Instant::now();
+    pip_install(python, &[reqs], false)?;
+    eprintln!("xtask: Ray {wanted} installed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+pub fn pip_install(python: &Path, requirements: &[PathBuf], quiet: bool) -> Result<()> {
+    let mut pip = Command::new(python);
+    pip.args(["-m", "pip", "install", "--disable-pip-version-check"]);
+    if quiet {
+        pip.arg("--quiet");
+    } else {
+        pip.args(["--progress-bar", "on"]);
+    }
+    for r in requirements {
+        pip.arg("-r").arg(r);
+    }
+    run(&mut pip)
+}
+
+/// The version `name==X` pins in a requirements file.
+fn pinned(requirements: &Path, name: &str) -> Result<String> {
+    let text = std::fs::read_to_string(requirements).with_context(|| format!("cannot read {}", requirements.display()))?;
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find_map(|l| {
+            let (pkg, version) = l.split_once("==")?;
+            let pkg = pkg.split('[').next()?.trim();
+            (pkg == name).then(|| version.trim().to_string())
+        })
+        .with_context(|| format!("{} pins no {name}==VERSION", requirements.display()))
+}
+
+fn check_python(base: &str) -> Result<()> {
+    let out = Command::new(base)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .with_context(|| format!("cannot run {base}: install Python 3.9 or newer (3.11 is tested), or set PYTHON to one"))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (major, minor) = version.split_once('.').and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))).unwrap_or((0, 0));
+    if (major, minor) < (3, 9) {
+        bail!("{base} is Python {version}; the Ray integration needs 3.9 or newer (3.11 is tested): set PYTHON to one");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_reads_the_version_with_extras_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("r.txt");
+        std::fs::write(&f, "# c\nray[default]==2.60.0  # tested\npytest==8\n").unwrap();
+        assert_eq!(pinned(&f, "ray").unwrap(), "2.60.0");
+        assert_eq!(pinned(&f, "pytest").unwrap(), "8");
+        assert!(pinned(&f, "numpy").is_err());
+    }
+
+    #[test]
+    fn shipped_ray_requirement_is_pinned() {
+        let v = pinned(&workspace().join("requirements/ray.txt"), "ray").unwrap();
+        assert!(v.split('.').count() == 3, "{v}");
+    }
+}
