@@ -20,6 +20,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub output: OutputLimits,
+    #[serde(default)]
     pub plugins: BTreeMap<String, PluginGrant>,
     #[serde(default)]
     pub tls: TlsConfig,
@@ -89,6 +91,37 @@ impl ResolveTo {
         match self {
             ResolveTo::One(a) => vec![a.clone()],
             ResolveTo::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// How much of what a plugin says reaches the operator, per call (all parts together):
+/// a plugin cannot flood the terminal, the logs or a `--json` reader. What is cut is
+/// counted and reported in one line at the end of the call.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct OutputLimits {
+    /// Longest error message kept from a plugin (also caps its trap text and the other
+    /// strings it hands back for display).
+    pub max_error_bytes: u64,
+    /// Log lines passed on, and their total size.
+    pub max_log_lines: u64,
+    pub max_log_bytes: u64,
+    /// Longest single log line.
+    pub max_log_line_bytes: u64,
+    /// Progress reports passed on to the progress bar (the kit reports once per entry, so
+    /// this matches the default `max-entries`).
+    pub max_progress_reports: u64,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        OutputLimits {
+            max_error_bytes: 16 << 10,
+            max_log_lines: 1_000,
+            max_log_bytes: 256 << 10,
+            max_log_line_bytes: 4 << 10,
+            max_progress_reports: 1_000_000,
         }
     }
 }

@@ -25,6 +25,10 @@ pub struct PluginManifest {
     pub contract_version: String,
 }
 
+/// A manifest names a handful of things; these bounds keep a hostile one small.
+const MAX_LIST: usize = 64;
+const MAX_STRING: usize = 1024;
+
 impl PluginManifest {
     pub fn from_wit(info: types::PluginInfo, contract_version: String) -> Result<PluginManifest> {
         let m = PluginManifest {
@@ -46,6 +50,22 @@ impl PluginManifest {
 
     fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(HostError::plugin(format!("plugin manifest is invalid: {what}")));
+        // Bounded first, so nothing below (or `schemes --json`) handles megabytes of it.
+        let lists = [self.schemes.len(), self.env_vars.len(), self.config_files.len(), self.network_hosts.len()];
+        if lists.iter().any(|&n| n > MAX_LIST) {
+            return bad(format!("more than {MAX_LIST} entries in one list"));
+        }
+        let strings = [&self.name, &self.version]
+            .into_iter()
+            .chain(&self.schemes)
+            .chain(&self.env_vars)
+            .chain(&self.network_hosts)
+            .chain(self.config_files.iter().flat_map(|c| [&c.id, &c.default_path].into_iter().chain(&c.path_env)));
+        for s in strings {
+            if s.len() > MAX_STRING {
+                return bad(format!("a field of {} bytes (at most {MAX_STRING})", s.len()));
+            }
+        }
         if self.name.is_empty() || !self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return bad(format!("name {:?}", crate::text::escape(&self.name)));
         }

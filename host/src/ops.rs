@@ -7,7 +7,10 @@ use crate::error::{ErrorKind, HostError, Result};
 use crate::publish::PackageLock;
 use crate::registry::{BrokenPlugin, CacheOutcome, PluginEntry, Registry};
 use crate::sandbox::grant::{self, ApprovalState, Grants, HostEnv, NeedsApproval};
+use crate::sandbox::bounded::OutputBudget;
+use crate::sandbox::meter::WriteMeter;
 use crate::sandbox::{Grant, Instance, ProgressSink, Sandbox, GUEST_STAGING};
+use std::sync::Arc;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -229,7 +232,7 @@ impl Host {
             .map_err(|r| HostError::plugin(r.to_string()))
     }
 
-    async fn plugin_for(&self, uri: &str) -> Result<(PluginEntry, Component, u64)> {
+    async fn plugin_for(&self, uri: &str) -> Result<Loaded> {
         let started = Instant::now();
         let scheme = scheme_of(uri)?;
         let (entry, component) = self.registry().find(&scheme).await?;
@@ -246,24 +249,31 @@ impl Host {
                 entry.manifest.name
             );
         }
-        Ok((entry, component, started.elapsed().as_millis() as u64))
+        Ok(Loaded { entry, component, grants, load_ms: started.elapsed().as_millis() as u64 })
     }
 
-    async fn instantiate(&self, entry: &PluginEntry, component: &Component, staging: Option<&Path>, progress: Box<dyn ProgressSink>) -> Result<Instance> {
-        let grants = self.grants_for(entry)?;
+    /// A fresh sandbox for `plugin`; `meter` counts what it writes (shared by the parts of
+    /// one call).
+    async fn instantiate(&self, plugin: &Loaded, staging: Option<&Path>, progress: Box<dyn ProgressSink>, meter: &Arc<WriteMeter>) -> Result<Instance> {
         let grant = Grant {
-            grants: Some(&grants),
-            name: &entry.manifest.name,
+            grants: Some(&plugin.grants),
+            name: &plugin.entry.manifest.name,
             staging,
             limits: &self.config.limits,
             progress,
+            meter: meter.clone(),
+            output: Arc::new(OutputBudget::new(&self.config.output, &plugin.entry.manifest.name)),
         };
-        self.sandbox.instantiate(component, grant).await
+        self.sandbox.instantiate(&plugin.component, grant).await
+    }
+
+    fn meter(&self) -> Arc<WriteMeter> {
+        Arc::new(WriteMeter::new(&self.config.limits))
     }
 
     pub async fn parse_uri(&self, uri: &str) -> Result<ParsedUri> {
-        let (entry, component, _) = self.plugin_for(uri).await?;
-        let mut inst = self.instantiate(&entry, &component, None, Box::new(())).await?;
+        let plugin = self.plugin_for(uri).await?;
+        let mut inst = self.instantiate(&plugin, None, Box::new(()), &self.meter()).await?;
         let r = parse_in(&mut inst, uri).await?;
         Ok(ParsedUri {
             uri: r.uri,
@@ -271,8 +281,8 @@ impl Host {
             package_name: r.package_name,
             extension: r.extension,
             format: format_name(r.format),
-            display: crate::text::escape(&r.display),
-            plugin: entry.manifest.name.clone(),
+            display: inst.display_text(&r.display),
+            plugin: plugin.entry.manifest.name.clone(),
         })
     }
 
@@ -280,17 +290,17 @@ impl Host {
     /// the package lock and clean up after killed predecessors.
     async fn begin(&self, uri: &str, dest: &Path, accept: impl FnOnce(&types::PackageRef) -> Result<()>) -> Result<Begun> {
         let started = Instant::now();
-        let (entry, component, load_ms) = self.plugin_for(uri).await?;
+        let plugin = self.plugin_for(uri).await?;
         let t = Instant::now();
-        let mut probe = self.instantiate(&entry, &component, None, Box::new(())).await?;
+        let mut probe = self.instantiate(&plugin, None, Box::new(()), &self.meter()).await?;
         let parsed = parse_in(&mut probe, uri).await?;
         accept(&parsed)?;
         let lock = PackageLock::acquire(dest)?;
         // Before any early return: a process killed after publishing leaves its staging
         // directory beside a complete DEST, and only a lock holder may remove it.
         lock.clean_stale();
-        let report = plugin_report(&entry);
-        Ok(Begun { started, instantiate_started: t, load_ms, entry, component, parsed, lock, report })
+        let report = plugin_report(&plugin.entry);
+        Ok(Begun { started, instantiate_started: t, plugin, parsed, lock, report })
     }
 
     pub async fn download_and_unpack(&self, uri: &str, dest: &Path, overwrite: bool, progress: Box<dyn ProgressSink>) -> Result<UnpackOutcome> {
@@ -301,7 +311,8 @@ impl Host {
             )),
             _ => Ok(()),
         };
-        let Begun { started, instantiate_started: t, load_ms, entry, component, parsed, lock, report } = self.begin(uri, dest, not_a_wheel).await?;
+        let Begun { started, instantiate_started: t, plugin, parsed, lock, report } = self.begin(uri, dest, not_a_wheel).await?;
+        let load_ms = plugin.load_ms;
         if lock.dest_exists() && !overwrite {
             return Ok(UnpackOutcome {
                 uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
@@ -315,11 +326,12 @@ impl Host {
         let limits = wit_limits(&self.config.limits);
         let target = format!("{GUEST_STAGING}/tree");
         let scratch = format!("{GUEST_STAGING}/scratch");
-        let parts = if Sandbox::has_parts(&component) { self.unpack_parts } else { 1 };
+        let parts = if Sandbox::has_parts(&plugin.component) { self.unpack_parts } else { 1 };
+        let meter = self.meter();
         let (stats, split, instantiate_ms) = if parts > 1 {
             let mut instances = Vec::with_capacity(parts as usize);
             for sink in crate::parts::sinks(progress, parts as usize) {
-                instances.push(self.instantiate(&entry, &component, Some(staging.root()), sink).await?);
+                instances.push(self.instantiate(&plugin, Some(staging.root()), sink, &meter).await?);
             }
             let instantiate_ms = t.elapsed().as_millis() as u64;
             let mut scratches = Vec::with_capacity(parts as usize);
@@ -332,14 +344,14 @@ impl Host {
             let merged = crate::parts::run(instances, call, scratches, staging.root().to_path_buf()).await?;
             (merged.stats, merged.split, instantiate_ms)
         } else {
-            let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
+            let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &meter).await?;
             let instantiate_ms = t.elapsed().as_millis() as u64;
             let result = inst
                 .run("download-and-unpack", async |b, s| {
                     b.scheme_host_storage_scheme_plugin().call_download_and_unpack(s, uri, &target, &scratch, limits).await
                 })
                 .await?;
-            (result.map_err(|e| explain(HostError::from(e), &inst, staging.root()))?, false, instantiate_ms)
+            (result.map_err(|e| explain(inst.scheme_error(e), &inst, staging.root()))?, false, instantiate_ms)
         };
         let t = Instant::now();
         let _ = std::fs::remove_dir_all(staging.scratch());
@@ -375,7 +387,8 @@ impl Host {
     }
 
     pub async fn download(&self, uri: &str, file: &Path, overwrite: bool, progress: Box<dyn ProgressSink>) -> Result<DownloadOutcome> {
-        let Begun { started, instantiate_started: t, load_ms, entry, component, parsed, lock, report } = self.begin(uri, file, |_| Ok(())).await?;
+        let Begun { started, instantiate_started: t, plugin, parsed, lock, report } = self.begin(uri, file, |_| Ok(())).await?;
+        let load_ms = plugin.load_ms;
         if lock.dest_exists() && !overwrite {
             return Ok(DownloadOutcome {
                 uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
@@ -385,19 +398,19 @@ impl Host {
             });
         }
         let staging = lock.stage()?;
-        let mut inst = self.instantiate(&entry, &component, Some(staging.root()), progress).await?;
+        let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &self.meter()).await?;
         let instantiate_ms = t.elapsed().as_millis() as u64;
         let limits = wit_limits(&self.config.limits);
         let guest_file = format!("{GUEST_STAGING}/scratch/object");
         let result = inst
             .run("download", async |b, s| b.scheme_host_storage_scheme_plugin().call_download(s, uri, &guest_file, limits).await)
             .await?;
-        let stats = result.map_err(|e| explain(HostError::from(e), &inst, staging.root()))?;
+        let stats = result.map_err(|e| explain(inst.scheme_error(e), &inst, staging.root()))?;
         let t = Instant::now();
         let object = staging.scratch().join("object");
         match std::fs::symlink_metadata(&object) {
             Ok(m) if m.is_file() => {}
-            _ => return Err(HostError::sandbox(format!("plugin {} reported success but wrote no file", entry.manifest.name))),
+            _ => return Err(HostError::sandbox(format!("plugin {} reported success but wrote no file", plugin.entry.manifest.name))),
         }
         lock.publish(&object, overwrite)?;
         staging.finish();
@@ -423,12 +436,19 @@ impl Host {
 }
 
 /// A fetching command after [`Host::begin`].
+/// The plugin for one URI, with what it is granted: decided once per call, used by every
+/// instance of it.
+struct Loaded {
+    entry: PluginEntry,
+    component: Component,
+    grants: Grants,
+    load_ms: u64,
+}
+
 struct Begun {
     started: Instant,
     instantiate_started: Instant,
-    load_ms: u64,
-    entry: PluginEntry,
-    component: Component,
+    plugin: Loaded,
     parsed: types::PackageRef,
     lock: PackageLock,
     report: PluginReport,
@@ -437,7 +457,7 @@ struct Begun {
 async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
     inst.run("parse-uri", async |b, s| b.scheme_host_storage_scheme_plugin().call_parse_uri(s, uri).await)
         .await?
-        .map_err(HostError::from)
+        .map_err(|e| inst.scheme_error(e))
 }
 
 /// A plugin's error with what only the host knows added (denied hosts, connection
@@ -453,13 +473,15 @@ fn with_denied(mut e: HostError, inst: &Instance) -> HostError {
     let denied = inst.denied_hosts();
     if !denied.is_empty() {
         e.message.push_str(&format!(
-            " (scheme-host denied connections to {}: not in this plugin's allowed hosts; see `[plugins.<name>] extra-allow-hosts` in the config)",
-            denied.join(", ")
+            " (scheme-host denied connections to {}: not granted to this plugin; `scheme-host schemes` shows what it asks for and is granted, `scheme-host trust {}` approves what needs approval, `[plugins.{}] extra-allow-hosts` in the config adds hosts)",
+            inst.display_text(&denied.join(", ")),
+            inst.plugin_name(),
+            inst.plugin_name()
         ));
     }
     let failures = inst.network_failures();
     if !failures.is_empty() {
-        e.message.push_str(&format!(" (scheme-host: {})", failures.join("; ")));
+        e.message.push_str(&format!(" (scheme-host: {})", inst.display_text(&failures.join("; "))));
     }
     e
 }

@@ -310,7 +310,9 @@ impl<'a> Registry<'a> {
     async fn ask_manifest(&self, path: &Path, component: &Component, contract_version: String) -> Result<PluginManifest> {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let limits = crate::config::Limits::default();
-        let grant = Grant { grants: None, name: &name, staging: None, limits: &limits, progress: Box::new(()) };
+        let meter = std::sync::Arc::new(crate::sandbox::meter::WriteMeter::new(&limits));
+        let output = std::sync::Arc::new(crate::sandbox::bounded::OutputBudget::new(&crate::config::OutputLimits::default(), &name));
+        let grant = Grant { grants: None, name: &name, staging: None, limits: &limits, progress: Box::new(()), meter, output };
         let mut instance = self.sandbox.instantiate(component, grant).await?;
         let info = instance.run("info", async |b, s| b.scheme_host_storage_scheme_plugin().call_info(s).await).await?;
         PluginManifest::from_wit(info, contract_version)

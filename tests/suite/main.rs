@@ -5,6 +5,7 @@ mod catalogue;
 mod concurrency;
 mod faults;
 mod fuzz_replay;
+mod grants;
 mod plugins;
 mod secrets;
 mod obs;

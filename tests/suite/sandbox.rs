@@ -102,3 +102,105 @@ fn executable_paths_from_the_plugin_are_checked() {
     assert_eq!(err["kind"], "sandbox");
     assert!(err["message"].as_str().unwrap().contains("invalid executable path"), "{err:#}");
 }
+
+/// The hostile plugin under small write limits it is told about and ignores.
+fn limited_env() -> Env {
+    let mut e = env();
+    e.install(wasm::HOSTILE, "hostile.wasm");
+    e.install(wasm::FIXTURE, "fixture.wasm");
+    e.write_config(
+        "[limits]\nmemory-mib = 64\ntimeout-secs = 30\nmax-unpacked-bytes = 1048576\nmax-download-bytes = 1048576\nmax-entries = 100\nmax-path-depth = 10\n",
+    );
+    e
+}
+
+fn limit_exceeded(e: &Env, uri: &str, limit: &str) -> String {
+    let err = attack(e, uri);
+    let msg = err["message"].as_str().unwrap().to_string();
+    assert_eq!(err["kind"], "limit-exceeded", "{uri}: {err:#}");
+    assert!(msg.contains(limit) && msg.contains("nothing was published"), "{uri}: {msg}");
+    msg
+}
+
+fn published(e: &Env, uri: &str) -> std::path::PathBuf {
+    let dest = e.out("within");
+    e.run(&["download-and-unpack", uri, dest.to_str().unwrap(), "--json"]).ok();
+    dest
+}
+
+#[test]
+fn bytes_past_the_limit_stop_the_plugin_and_nothing_is_published() {
+    let e = limited_env();
+    let msg = limit_exceeded(&e, "hostile://write-big/64.zip", "max-unpacked-bytes");
+    assert!(msg.contains("big.bin") && msg.contains("limit 1048576"), "{msg}");
+    // A tree of exactly the size the limit names is fine.
+    let dest = published(&e, "hostile://write-big/1.zip");
+    assert_eq!(std::fs::metadata(dest.join("big.bin")).unwrap().len(), 1 << 20);
+}
+
+#[test]
+fn a_sparse_file_counts_at_its_size() {
+    let e = limited_env();
+    limit_exceeded(&e, "hostile://sparse.zip", "max-unpacked-bytes");
+    limit_exceeded(&e, "hostile://seek-write.zip", "max-unpacked-bytes");
+}
+
+#[test]
+fn entries_past_the_limit_stop_the_plugin() {
+    let e = limited_env();
+    let msg = limit_exceeded(&e, "hostile://many-files/20000.zip", "max-entries");
+    assert!(msg.contains("entry 101 of 100"), "{msg}");
+    let dest = published(&e, "hostile://many-files/100.zip");
+    assert_eq!(std::fs::read_dir(dest).unwrap().count(), 100);
+}
+
+#[test]
+fn depth_past_the_limit_stops_the_plugin() {
+    let e = limited_env();
+    limit_exceeded(&e, "hostile://deep/11.zip", "max-path-depth");
+    published(&e, "hostile://deep/10.zip");
+}
+
+#[test]
+fn the_scratch_area_is_metered_too() {
+    let e = limited_env();
+    let msg = limit_exceeded(&e, "hostile://write-scratch/2.zip", "max-download-bytes");
+    assert!(msg.contains("scratch"), "{msg}");
+}
+
+#[test]
+fn a_huge_error_message_is_cut_and_stays_escaped() {
+    let e = hostile_env();
+    let dest = e.out("pkg");
+    let r = e.run(&["download-and-unpack", "hostile://big-error/20.zip", dest.to_str().unwrap(), "--json"]);
+    assert!(r.stdout.len() < 1 << 20, "--json printed {} bytes", r.stdout.len());
+    assert!(r.stderr.len() < 1 << 20, "stderr got {} bytes", r.stderr.len());
+    let msg = r.err()["message"].as_str().unwrap().to_string();
+    assert!(msg.starts_with("\\u{1b}[2JEEEE"), "{}", &msg[..40]);
+    assert!(msg.ends_with("more bytes cut]"), "{}", &msg[msg.len() - 60..]);
+    // Without --json too.
+    let r = e.run(&["download-and-unpack", "hostile://big-error/20.zip", dest.to_str().unwrap()]);
+    assert!(r.stdout.len() + r.stderr.len() < 1 << 20, "printed {} bytes", r.stdout.len() + r.stderr.len());
+}
+
+#[test]
+fn a_log_flood_is_cut_with_one_line_that_says_so() {
+    let e = hostile_env();
+    let dest = e.out("pkg");
+    let r = e.run(&["download-and-unpack", "hostile://log-flood/100000.zip", dest.to_str().unwrap(), "--json"]);
+    assert!(r.stderr.len() < 1 << 20, "stderr got {} bytes", r.stderr.len());
+    let cut: Vec<&str> = r.stderr.lines().filter(|l| l.contains("log lines") && l.contains("dropped")).collect();
+    assert_eq!(cut.len(), 1, "{}", &r.stderr[r.stderr.len().saturating_sub(2000)..]);
+    assert!(cut[0].contains("max-log-lines = 1000"), "{}", cut[0]);
+    assert_eq!(r.err()["message"], "stopped: logged 100000 lines");
+}
+
+#[test]
+fn a_progress_flood_is_bounded() {
+    let mut e = hostile_env();
+    e.write_config("[limits]\ntimeout-secs = 60\n[output]\nmax-progress-reports = 1000\n");
+    let dest = e.out("pkg");
+    let r = e.run(&["download-and-unpack", "hostile://progress-flood/200000.zip", dest.to_str().unwrap(), "--json"]);
+    assert!(r.stderr.contains("199000 progress reports dropped past max-progress-reports = 1000"), "{}", r.stderr);
+    assert_eq!(r.err()["message"], "stopped: reported progress 200000 times");
+}

@@ -4,7 +4,10 @@
 //! capped by [`MemoryCap`]; time capped by epoch interruption (running wasm) and a
 //! wall-clock timeout (wasm blocked in a host call).
 
+pub mod bounded;
+mod fs;
 pub mod grant;
+pub mod meter;
 pub mod net;
 pub mod outbound;
 pub mod proxy;
@@ -15,7 +18,7 @@ mod tunnel;
 
 use crate::bindings::{host_api, parts_api, types, StorageScheme, CONTRACT_PACKAGE, CONTRACT_VERSION};
 use crate::config::{Config, Limits};
-use crate::error::{HostError, Result};
+use crate::error::{ErrorKind, HostError, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -79,6 +82,17 @@ pub struct StoreState {
     plugin_name: String,
     config_files: HashMap<String, PathBuf>,
     progress: Box<dyn ProgressSink>,
+    meter: Arc<meter::WriteMeter>,
+    fs_paths: fs::Paths,
+    output: Arc<bounded::OutputBudget>,
+}
+
+fn metered_fs(s: &mut StoreState) -> fs::MeteredFs<'_> {
+    fs::MeteredFs {
+        fs: wasmtime_wasi::filesystem::WasiFilesystemCtxView { ctx: s.wasi.filesystem(), table: &mut s.table },
+        meter: &s.meter,
+        paths: &mut s.fs_paths,
+    }
 }
 
 impl WasiView for StoreState {
@@ -97,13 +111,17 @@ impl types::Host for StoreState {}
 
 impl host_api::Host for StoreState {
     async fn progress(&mut self, phase: types::Phase, done: u64, total: Option<u64>, entries: u64) -> wasmtime::Result<()> {
-        self.progress.report(phase, done, total, entries);
+        if self.output.progress() {
+            self.progress.report(phase, done, total, entries);
+        }
         Ok(())
     }
 
     async fn read_config_file(&mut self, id: String) -> wasmtime::Result<Option<Vec<u8>>> {
         let Some(path) = self.config_files.get(&id) else {
-            tracing::warn!(plugin = %self.plugin_name, id = %crate::text::escape(&id), "plugin asked for an undeclared config file");
+            if let Some(id) = self.output.log_line(&id) {
+                tracing::warn!(plugin = %self.plugin_name, id = %id, "plugin asked for a config file it was not granted");
+            }
             return Ok(None);
         };
         Ok(read_capped(path))
@@ -116,7 +134,7 @@ impl host_api::Host for StoreState {
     }
 
     async fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
-        let message = crate::text::escape(&message);
+        let Some(message) = self.output.log_line(&message) else { return Ok(()) };
         let plugin = &self.plugin_name;
         match level {
             types::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
@@ -158,6 +176,10 @@ pub struct Grant<'a> {
     pub staging: Option<&'a Path>,
     pub limits: &'a Limits,
     pub progress: Box<dyn ProgressSink>,
+    /// Counts what this call writes; the instances of one call's parts share it.
+    pub meter: Arc<meter::WriteMeter>,
+    /// Bounds what this call's plugin says; shared like `meter`.
+    pub output: Arc<bounded::OutputBudget>,
 }
 
 pub struct Instance {
@@ -177,6 +199,7 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         let wire = |r: wasmtime::Result<()>| r.map_err(|e| HostError::plugin(format!("cannot set up the plugin linker: {e}")));
         wire(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
+        wire(fs::add_to_linker(&mut linker, metered_fs))?;
         wire(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
         wire(host_api::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))?;
         wire(types::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s))?;
@@ -224,6 +247,9 @@ impl Sandbox {
             plugin_name: grant.name.to_string(),
             config_files,
             progress: grant.progress,
+            meter: grant.meter,
+            fs_paths: fs::Paths::default(),
+            output: grant.output,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -282,6 +308,9 @@ impl Instance {
                 deadline.as_secs()
             ))),
             Ok(Err(e)) => {
+                if let Some(over) = self.store.data().meter.exceeded() {
+                    return Err(HostError::new(ErrorKind::LimitExceeded, format!("plugin {name} wrote past a limit during {what}: {over}; nothing was published")));
+                }
                 if self.store.data().memory.denied {
                     return Err(HostError::sandbox(format!(
                         "plugin {name} exceeded its memory limit of {} MiB during {what}",
@@ -294,9 +323,29 @@ impl Instance {
                         deadline.as_secs()
                     )));
                 }
-                Err(HostError::sandbox(format!("plugin {name} crashed during {what}: {}", crate::text::escape(&format!("{e:#}")))))
+                Err(HostError::sandbox(format!("plugin {name} crashed during {what}: {}", self.store.data().output.error_text(&format!("{e:#}")))))
             }
         }
+    }
+
+    /// A plugin's own error, its text escaped and capped by `[output]`.
+    pub fn scheme_error(&self, e: types::SchemeError) -> HostError {
+        let out = &self.store.data().output;
+        let types::SchemeError { kind, message, store_code, request_id, http_status } = e;
+        let mut h = HostError::from(types::SchemeError { kind, message: String::new(), store_code: None, request_id: None, http_status });
+        h.message = out.error_text(&message);
+        h.store_code = store_code.map(|s| out.error_text(&s));
+        h.request_id = request_id.map(|s| out.error_text(&s));
+        h
+    }
+
+    /// Plugin text shown to the operator (a URI's display form), escaped and capped.
+    pub fn display_text(&self, s: &str) -> String {
+        self.store.data().output.error_text(s)
+    }
+
+    pub fn plugin_name(&self) -> &str {
+        &self.store.data().plugin_name
     }
 
     /// Authorities this call tried to reach and was refused.

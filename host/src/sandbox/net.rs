@@ -136,9 +136,12 @@ pub enum Reach {
 }
 
 /// Per-call network state shared with the code that reports errors.
+const MAX_DENIED_SHOWN: usize = 16;
+
 #[derive(Debug, Default)]
 pub struct NetLog {
-    /// Authorities the plugin tried to reach and was refused, in order.
+    /// Distinct authorities the plugin tried to reach and was refused, in order (the first
+    /// [`MAX_DENIED_SHOWN`]).
     pub denied: Vec<String>,
     /// Connection failures the plugin only sees as a bare wasi:http error code (TLS
     /// certificates, proxies, trusted roots), one sentence each, in order, without repeats
@@ -148,7 +151,7 @@ pub struct NetLog {
 
 impl NetLog {
     pub fn note_failure(&mut self, what: String) {
-        if !self.failures.contains(&what) {
+        if self.failures.len() < MAX_DENIED_SHOWN && !self.failures.contains(&what) {
             self.failures.push(what);
         }
     }
@@ -226,8 +229,13 @@ impl WasiHttpHooks for HttpPolicy {
             match self.admits(&host, port) {
                 Some(r) => reach = r,
                 None => {
-                    tracing::warn!(authority = %crate::text::escape(&authority), "denied outbound request: host not granted to this plugin");
-                    log.denied.push(crate::text::escape(&authority));
+                    // Each distinct authority once, and only so many: a plugin that retries
+                    // or sweeps addresses cannot flood the log.
+                    let shown = crate::text::escape(&authority);
+                    if log.denied.len() < MAX_DENIED_SHOWN && !log.denied.contains(&shown) {
+                        tracing::warn!(authority = %shown, "denied outbound request: host not granted to this plugin");
+                        log.denied.push(shown);
+                    }
                     return Box::new(async { Err(HttpError::HttpRequestDenied) });
                 }
             }

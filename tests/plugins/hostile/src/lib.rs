@@ -42,7 +42,11 @@ fn attack(uri: &str) -> (String, String) {
     }
 }
 
-fn run(uri: &str, target: &str) -> Result<UnpackStats, SchemeError> {
+fn io(what: &'static str) -> impl Fn(std::io::Error) -> SchemeError {
+    move |e| stopped(format!("{what} failed: {e}"))
+}
+
+fn run(uri: &str, target: &str, scratch: &str) -> Result<UnpackStats, SchemeError> {
     let (what, arg) = attack(uri);
     match what.as_str() {
         "read-outside" => {
@@ -125,6 +129,81 @@ fn run(uri: &str, target: &str) -> Result<UnpackStats, SchemeError> {
             }
         }
         "bad-executable" => Ok(UnpackStats { executables: vec!["../../outside".into()], ..stats() }),
+        "config" => match scheme_host::storage_scheme::host::read_config_file(&arg) {
+            Some(bytes) => Err(escaped(format!("read config file {arg} ({} bytes)", bytes.len()))),
+            None => Err(stopped(format!("config file {arg} was not handed over"))),
+        },
+        // The write attacks ignore the limits they are given: the host must stop them. Each
+        // reports success when it finishes, so a run within the limits is published like
+        // any other, and one past them must never be.
+        "write-big" => {
+            use std::io::Write;
+            let mib: usize = arg.parse().unwrap_or(64);
+            let mut f = std::fs::File::create(format!("{target}/big.bin")).map_err(io("create"))?;
+            let chunk = vec![0x5au8; 1 << 20];
+            for _ in 0..mib {
+                f.write_all(&chunk).map_err(io("write"))?;
+            }
+            Ok(UnpackStats { files: 1, bytes_written: (mib as u64) << 20, ..stats() })
+        }
+        "write-scratch" => {
+            use std::io::Write;
+            let mib: usize = arg.parse().unwrap_or(64);
+            let mut f = std::fs::File::create(format!("{scratch}/hoard.bin")).map_err(io("create"))?;
+            let chunk = vec![0xa5u8; 1 << 20];
+            for _ in 0..mib {
+                f.write_all(&chunk).map_err(io("write"))?;
+            }
+            Ok(stats())
+        }
+        "sparse" => {
+            let f = std::fs::File::create(format!("{target}/sparse.bin")).map_err(io("create"))?;
+            f.set_len(1 << 40).map_err(io("set-size"))?;
+            Ok(UnpackStats { files: 1, ..stats() })
+        }
+        "seek-write" => {
+            use std::io::{Seek, SeekFrom, Write};
+            let mut f = std::fs::File::create(format!("{target}/hole.bin")).map_err(io("create"))?;
+            f.seek(SeekFrom::Start(1 << 40)).map_err(io("seek"))?;
+            f.write_all(b"x").map_err(io("write"))?;
+            Ok(UnpackStats { files: 1, ..stats() })
+        }
+        "many-files" => {
+            let n: usize = arg.parse().unwrap_or(20_000);
+            for i in 0..n {
+                std::fs::write(format!("{target}/f{i}"), b"").map_err(io("create"))?;
+            }
+            Ok(UnpackStats { files: n as u64, ..stats() })
+        }
+        "deep" => {
+            let n: usize = arg.parse().unwrap_or(100);
+            let mut dir = target.to_string();
+            for _ in 0..n {
+                dir.push_str("/d");
+                std::fs::create_dir(&dir).map_err(io("mkdir"))?;
+            }
+            Ok(UnpackStats { directories: n as u64, ..stats() })
+        }
+        "big-error" => {
+            let mb: usize = arg.parse().unwrap_or(20);
+            // Starts with a terminal escape, so the cut text must still be escaped.
+            Err(err(ErrorKind::Internal, format!("\u{1b}[2J{}", "E".repeat(mb << 20))))
+        }
+        "log-flood" => {
+            let n: usize = arg.parse().unwrap_or(100_000);
+            let line = "L".repeat(2300);
+            for i in 0..n {
+                scheme_host::storage_scheme::host::log(LogLevel::Warn, &format!("{i} {line}"));
+            }
+            Err(stopped(format!("logged {n} lines")))
+        }
+        "progress-flood" => {
+            let n: u64 = arg.parse().unwrap_or(2_000_000);
+            for i in 0..n {
+                scheme_host::storage_scheme::host::progress(Phase::Unpack, i, None, i);
+            }
+            Err(stopped(format!("reported progress {n} times")))
+        }
         other => Err(err(ErrorKind::InvalidUri, format!("unknown attack {other}"))),
     }
 }
@@ -147,8 +226,14 @@ impl Guest for Hostile {
             version: env!("CARGO_PKG_VERSION").into(),
             schemes: vec!["hostile".into()],
             env_vars: vec!["HOSTILE_DECLARED".into()],
-            config_files: vec![],
-            network_hosts: vec!["allowed.invalid".into()],
+            // Requests that need the operator's approval: a root-only secret, a world-readable
+            // file outside any home, the Ray dashboard's port, the metadata service and a
+            // private address. Without `scheme-host trust hostile` it gets none of them.
+            config_files: vec![
+                ConfigFile { id: "shadow".into(), default_path: "/etc/shadow".into(), path_env: None },
+                ConfigFile { id: "passwd".into(), default_path: "/etc/passwd".into(), path_env: None },
+            ],
+            network_hosts: vec!["allowed.invalid".into(), "127.0.0.1:8265".into(), "169.254.169.254:80".into(), "10.0.0.1:80".into()],
         }
     }
 
@@ -163,12 +248,12 @@ impl Guest for Hostile {
         })
     }
 
-    fn download_and_unpack(uri: String, target: String, _scratch: String, _limits: Limits) -> Result<UnpackStats, SchemeError> {
-        run(&uri, &target)
+    fn download_and_unpack(uri: String, target: String, scratch: String, _limits: Limits) -> Result<UnpackStats, SchemeError> {
+        run(&uri, &target, &scratch)
     }
 
     fn download(uri: String, _file: String, _limits: Limits) -> Result<DownloadStats, SchemeError> {
-        run(&uri, "/staging/scratch").map(|s| s.download)
+        run(&uri, "/staging/scratch", "/staging/scratch").map(|s| s.download)
     }
 }
 
