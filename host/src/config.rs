@@ -277,7 +277,7 @@ impl Config {
         }
         for (plugin, grant) in &self.plugins {
             for p in grant.allow_hosts.iter().flatten().chain(&grant.extra_allow_hosts) {
-                crate::sandbox::net::HostPattern::parse(p)
+                crate::sandbox::pattern::HostPattern::parse(p)
                     .map_err(|e| HostError::config(format!("plugins.{plugin}: {e}")))?;
             }
         }

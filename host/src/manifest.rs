@@ -83,7 +83,7 @@ impl PluginManifest {
             }
         }
         for h in &self.network_hosts {
-            crate::sandbox::net::HostPattern::parse(h).map_err(|e| HostError::plugin(format!("plugin {}: {e}", self.name)))?;
+            crate::sandbox::pattern::HostPattern::parse(h).map_err(|e| HostError::plugin(format!("plugin {}: {e}", self.name)))?;
         }
         Ok(())
     }

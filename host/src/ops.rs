@@ -189,7 +189,7 @@ impl Host {
                     env_vars: m.env_vars.clone(),
                 },
                 granted: Capabilities {
-                    network_hosts: grants.hosts.iter().map(|h| grant::pattern_text(&h.pattern)).collect(),
+                    network_hosts: grants.hosts.iter().map(|h| crate::sandbox::pattern::pattern_text(&h.pattern)).collect(),
                     config_files: grants.config_files.iter().map(|(_, p)| p.display().to_string()).collect(),
                     env_vars: grants.env_vars.clone(),
                 },
@@ -351,7 +351,7 @@ impl Host {
                     b.scheme_host_storage_scheme_plugin().call_download_and_unpack(s, uri, &target, &scratch, limits).await
                 })
                 .await?;
-            (result.map_err(|e| explain(inst.scheme_error(e), &inst, staging.root()))?, false, instantiate_ms)
+            (result.map_err(|e| inst.explain(inst.scheme_error(e), staging.root()))?, false, instantiate_ms)
         };
         let t = Instant::now();
         let _ = std::fs::remove_dir_all(staging.scratch());
@@ -405,7 +405,7 @@ impl Host {
         let result = inst
             .run("download", async |b, s| b.scheme_host_storage_scheme_plugin().call_download(s, uri, &guest_file, limits).await)
             .await?;
-        let stats = result.map_err(|e| explain(inst.scheme_error(e), &inst, staging.root()))?;
+        let stats = result.map_err(|e| inst.explain(inst.scheme_error(e), staging.root()))?;
         let t = Instant::now();
         let object = staging.scratch().join("object");
         match std::fs::symlink_metadata(&object) {
@@ -458,56 +458,6 @@ async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
     inst.run("parse-uri", async |b, s| b.scheme_host_storage_scheme_plugin().call_parse_uri(s, uri).await)
         .await?
         .map_err(|e| inst.scheme_error(e))
-}
-
-/// A plugin's error with what only the host knows added (denied hosts, connection
-/// failures, a full disk).
-pub(crate) fn explain(e: HostError, inst: &Instance, staging: &Path) -> HostError {
-    with_disk_full(with_denied(e, inst), staging)
-}
-
-/// A refused connection surfaces in the plugin as a generic network error; name the host
-/// so the operator knows what to allow, and add what the host knows about failed
-/// connections (certificate, proxy, trusted roots) that the plugin's error code cannot say.
-fn with_denied(mut e: HostError, inst: &Instance) -> HostError {
-    let denied = inst.denied_hosts();
-    if !denied.is_empty() {
-        e.message.push_str(&format!(
-            " (scheme-host denied connections to {}: not granted to this plugin; `scheme-host schemes` shows what it asks for and is granted, `scheme-host trust {}` approves what needs approval, `[plugins.{}] extra-allow-hosts` in the config adds hosts)",
-            inst.display_text(&denied.join(", ")),
-            inst.plugin_name(),
-            inst.plugin_name()
-        ));
-    }
-    let failures = inst.network_failures();
-    if !failures.is_empty() {
-        e.message.push_str(&format!(" (scheme-host: {})", inst.display_text(&failures.join("; "))));
-    }
-    e
-}
-
-/// A write to a full disk reaches a plugin as a bare I/O error (WASI streams carry no
-/// errno), so the host, which can look at the filesystem, names the cause. Checked while
-/// the staging directory still holds what filled the disk.
-fn with_disk_full(mut e: HostError, staging: &Path) -> HostError {
-    if e.kind != ErrorKind::Internal {
-        return e;
-    }
-    if e.message.contains("no space left on device") {
-        e.kind = ErrorKind::Publish;
-        return e;
-    }
-    if !e.message.contains("I/O error") {
-        return e;
-    }
-    let Ok(fs) = rustix::fs::statvfs(staging) else { return e };
-    let free = fs.f_bavail.saturating_mul(fs.f_frsize);
-    if free < 1 << 20 {
-        let dir = staging.parent().unwrap_or(staging);
-        e.kind = ErrorKind::Publish;
-        e.message.push_str(&format!(": no space left on device (the filesystem of {} has {free} bytes free)", dir.display()));
-    }
-    e
 }
 
 fn plugin_report(e: &PluginEntry) -> PluginReport {

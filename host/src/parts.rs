@@ -97,7 +97,7 @@ pub async fn run(instances: Vec<Instance>, call: PartCall, scratch: Vec<String>,
                 done.push((index, stats));
                 continue;
             }
-            Ok((_, inst, Ok(Err(e)))) => crate::ops::explain(inst.scheme_error(e), &inst, &staging),
+            Ok((_, inst, Ok(Err(e)))) => inst.explain(inst.scheme_error(e), &staging),
             Ok((_, _, Err(e))) => e,
             Err(e) => HostError::new(ErrorKind::Internal, format!("a part of the unpack stopped unexpectedly: {e}")),
         };

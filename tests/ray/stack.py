@@ -27,8 +27,8 @@ PACKAGE_SRC = REPO / "host" / "python"
 PY = sys.executable
 BUCKET = "rsh-test"
 PLUGINS_ENV_VALUE = (
-    '[{"class":"ray_scheme_host.plugin.SchemeWorkingDirPlugin"},'
-    '{"class":"ray_scheme_host.plugin.SchemePyModulesPlugin"}]'
+    '[{"class":"ray_scheme_host.runtime_env_plugin.SchemeWorkingDirPlugin"},'
+    '{"class":"ray_scheme_host.runtime_env_plugin.SchemePyModulesPlugin"}]'
 )
 JOB_TIMEOUT_S = 240
 

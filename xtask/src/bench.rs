@@ -146,7 +146,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if opts.build {
         // The shared build (host, server, plugins), then the native twin, which shares no
         // crate with wasmtime and so costs only its own code.
-        crate::util::build_workspace()?;
+        crate::build::build_workspace()?;
         run_cmd(cargo().args(["build", "--release", "-p", "native-unpack"]))?;
     }
     let corpora: Vec<Corpus> = opts.corpora.iter().map(|id| corpus::ensure(&target.join("bench-corpora"), id)).collect::<Result<_>>()?;

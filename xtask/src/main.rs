@@ -7,6 +7,7 @@
 
 mod bench;
 mod demo;
+mod build;
 mod prereq;
 mod util;
 
@@ -27,7 +28,7 @@ fn main() -> Result<()> {
 
 /// Builds the release host, the plugins and the Ray wheel into `dist/`.
 pub fn dist() -> Result<PathBuf> {
-    util::build_workspace()?;
+    build::build_workspace()?;
     assemble_dist()
 }
 
@@ -108,7 +109,7 @@ fn test(args: &[String]) -> Result<()> {
     let no_ray = args.iter().any(|a| a == "--no-ray");
     let ws = workspace();
     // Rust: unit tests of every crate, then the host's suite against the real binary.
-    util::build_workspace()?;
+    build::build_workspace()?;
     run(cargo().args(["test", "--release", "--workspace"]))?;
     let python = prereq::venv_python()?;
     if !no_ray {

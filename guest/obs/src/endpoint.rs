@@ -4,6 +4,9 @@ use scheme_plugin_kit::http::Scheme;
 use scheme_plugin_kit::text::escape;
 use scheme_plugin_kit::{Error, ErrorKind, Result};
 
+use crate::credentials;
+use crate::env::Env;
+use crate::settings::{self as s, var};
 use crate::sign::encode_path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +92,23 @@ impl Endpoint {
         } else {
             ObjectTarget { scheme: self.scheme, authority: self.host_port(&format!("{bucket}.{}", self.host)), path: format!("/{}", encode_path(key)) }
         }
+    }
+
+    /// The object store endpoint: `OBS_ENDPOINT`, else obsutil's `endpoint`.
+    pub fn from_env(env: &dyn Env) -> Result<Endpoint> {
+        let path_style = s::flag(env, s::OBS_PATH_STYLE)?;
+        if let Some(e) = var(env, s::OBS_ENDPOINT) {
+            return Endpoint::parse(&e, path_style).map_err(|e| e.context("OBS_ENDPOINT"));
+        }
+        let from_obsutil = env.config_file(credentials::OBSUTIL_CONFIG_ID).and_then(|b| credentials::files::parse_obsutil(&b).endpoint);
+        if let Some(e) = from_obsutil {
+            return Endpoint::parse(&e, path_style).map_err(|e| e.context("endpoint in the obsutil config"));
+        }
+        Err(Error::new(
+            ErrorKind::InvalidUri,
+            "no OBS endpoint configured: set OBS_ENDPOINT (for example https://obs.cn-north-4.myhuaweicloud.com) \
+             or `endpoint` in ~/.obsutilconfig",
+        ))
     }
 }
 

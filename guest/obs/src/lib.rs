@@ -3,10 +3,12 @@
 //! Everything but the WIT glue below is plain Rust tested natively; `ops` runs whole calls
 //! against a scripted transport.
 
+pub mod call;
 pub mod credentials;
 pub mod endpoint;
 pub mod env;
 pub mod error;
+pub mod object;
 pub mod ops;
 pub mod settings;
 pub mod sign;

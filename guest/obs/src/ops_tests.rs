@@ -4,6 +4,8 @@ use scheme_plugin_kit::http::testing::{FakeSleeper, FakeTransport, Reply};
 use scheme_plugin_kit::http::TransportErrorKind;
 
 use super::*;
+use crate::endpoint::Endpoint;
+use scheme_plugin_kit::{ErrorKind, Limits};
 use crate::credentials::{HUAWEICLOUD_CREDENTIALS_ID, OBSUTIL_CONFIG_ID};
 use crate::env::MapEnv;
 
@@ -172,17 +174,17 @@ fn transient_failures_are_retried_through_the_whole_stack() {
 
 #[test]
 fn endpoint_sources() {
-    assert_eq!(endpoint(&env()).unwrap().authority(), "127.0.0.1:9000");
+    assert_eq!(Endpoint::from_env(&env()).unwrap().authority(), "127.0.0.1:9000");
     let from_file = MapEnv::new().file(OBSUTIL_CONFIG_ID, "endpoint=obs.ap-southeast-1.myhuaweicloud.com\n");
-    let ep = endpoint(&from_file).unwrap();
+    let ep = Endpoint::from_env(&from_file).unwrap();
     assert_eq!((ep.host.as_str(), ep.path_style), ("obs.ap-southeast-1.myhuaweicloud.com", false));
     let both = from_file.clone().var(s::OBS_ENDPOINT, "http://localhost:1").var(s::OBS_PATH_STYLE, "true");
-    assert_eq!(endpoint(&both).unwrap().host, "localhost");
+    assert_eq!(Endpoint::from_env(&both).unwrap().host, "localhost");
     let forced = from_file.var(s::OBS_PATH_STYLE, "true");
-    assert!(endpoint(&forced).unwrap().path_style);
+    assert!(Endpoint::from_env(&forced).unwrap().path_style);
     let none = MapEnv::new().file(HUAWEICLOUD_CREDENTIALS_ID, "[basic]\nak=a\nsk=b\n");
-    assert!(endpoint(&none).unwrap_err().message.contains("OBS_ENDPOINT"));
-    assert!(endpoint(&MapEnv::new().var(s::OBS_ENDPOINT, "ftp://x")).unwrap_err().message.starts_with("OBS_ENDPOINT"));
+    assert!(Endpoint::from_env(&none).unwrap_err().message.contains("OBS_ENDPOINT"));
+    assert!(Endpoint::from_env(&MapEnv::new().var(s::OBS_ENDPOINT, "ftp://x")).unwrap_err().message.starts_with("OBS_ENDPOINT"));
 }
 
 #[test]

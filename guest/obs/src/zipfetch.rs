@@ -31,7 +31,8 @@ use scheme_plugin_kit::http::{download, ByteRange, DownloadOutcome, Sink, Spille
 use scheme_plugin_kit::retry::Sleeper;
 use scheme_plugin_kit::{Error, Limits, Result};
 
-use crate::ops::{download_to_file, prepare_fetch, Call, DownloadStats, Fetch, Phase, UnpackStats};
+use crate::call::{prepare_fetch, Call, DownloadStats, Fetch, Phase, UnpackStats};
+use crate::object::download_to_file;
 use crate::uri::ObsUri;
 
 /// The first request asks for this much of the object's end; smaller objects arrive whole.

@@ -6,8 +6,8 @@ from ray_scheme_host import pth
 PROBE = r"""
 import site, sys
 site.addsitedir(sys.argv[1])
-from ray_scheme_host import _hook
-print(_hook.active(), _hook.recorded_schemes)
+from ray_scheme_host import _hook, targets
+print(_hook.active(), targets.recorded_schemes)
 """
 
 

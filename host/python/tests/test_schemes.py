@@ -1,6 +1,6 @@
 import pytest
 
-from ray_scheme_host import _hook, schemes
+from ray_scheme_host import schemes, targets
 
 
 @pytest.fixture(autouse=True)
@@ -28,5 +28,5 @@ def test_without_host_uses_the_recorded_schemes_or_explains(monkeypatch, tmp_pat
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(schemes.SchemeDiscoveryError, match="scheme-host binary was not found"):
         schemes.plugin_schemes()
-    monkeypatch.setattr(_hook, "recorded_schemes", ("obs",))
+    monkeypatch.setattr(targets, "recorded_schemes", ("obs",))
     assert schemes.plugin_schemes() == {"obs"}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from conftest import host_calls
-from test_registry import FakeGcs
+from test_node_records import FakeGcs
 
-from ray_scheme_host import hostcli, registry, schemes, shim
+from ray_scheme_host import hostcli, node_records, schemes, shim
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_the_cluster_check_runs_before_fetching(patched_ray, host_env, tmp_path)
     _, packaging = patched_ray
     gcs = FakeGcs()
     gcs.add_node("lonely", 100)
-    with pytest.raises(registry.IntegrationMissing):
+    with pytest.raises(node_records.IntegrationMissing):
         asyncio.run(packaging.download_and_unpack_package("obs://b/app.zip", str(tmp_path), gcs_client=gcs))
     assert host_calls(host_env) == []
 
@@ -141,7 +141,7 @@ def test_agent_records_its_node(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["main.py", "--node-id=n1", "--runtime-env-dir=/r", "--gcs-address=a:1", "--cluster-id-hex=c"])
     shim.patch_agent_module(mod)
     RuntimeEnvAgent(gcs)
-    assert registry.registered_ids(gcs.internal_kv_keys(b"node:", registry.NAMESPACE), registry.SHIM) == {"n1"}
+    assert node_records.registered_ids(gcs.internal_kv_keys(b"node:", node_records.NAMESPACE), node_records.SHIM) == {"n1"}
     other = types.SimpleNamespace(RuntimeEnvAgent=type("RuntimeEnvAgent", (), {}), __file__="/elsewhere/runtime_env_agent.py")
     original = other.RuntimeEnvAgent.__init__
     shim.patch_agent_module(other)

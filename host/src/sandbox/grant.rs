@@ -17,25 +17,15 @@
 //! Hosts the operator names in `[plugins.NAME]` (`allow-hosts`, `extra-allow-hosts`) are
 //! the operator's own grants and need no approval.
 
-use super::net::HostPattern;
+use super::pattern::{pattern_text, HostGrant, HostPattern};
 use crate::config::{Approval, PluginGrant};
 use crate::manifest::{ConfigFile, PluginManifest};
 use serde::Serialize;
 use std::path::{Component, Path, PathBuf};
 
-/// A network grant, and whether its connections may reach internal addresses (loopback,
-/// link-local, private ranges): only grants the operator made or approved may.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostGrant {
-    pub pattern: HostPattern,
-    pub internal: bool,
-}
-
-impl HostGrant {
-    /// The operator's own grant: `[plugins.NAME]` hosts, `env:VAR` endpoints, approvals.
-    fn operator(pattern: HostPattern, env: &HostEnv) -> Vec<HostGrant> {
-        pattern.resolve_with(env.var).into_iter().map(|pattern| HostGrant { pattern, internal: true }).collect()
-    }
+/// The operator's own grant: `[plugins.NAME]` hosts, `env:VAR` endpoints, approvals.
+fn operator_grants(pattern: HostPattern, env: &HostEnv) -> Vec<HostGrant> {
+    pattern.resolve_with(env.var).into_iter().map(|pattern| HostGrant { pattern, internal: true }).collect()
 }
 
 /// The kind of a request, as `scheme-host schemes` and `trust` print it.
@@ -212,7 +202,7 @@ pub fn decide(
     if let Some(g) = operator {
         for h in g.allow_hosts.iter().flatten().chain(&g.extra_allow_hosts) {
             if let Ok(p) = HostPattern::parse(h) {
-                hosts.extend(HostGrant::operator(p, env));
+                hosts.extend(operator_grants(p, env));
             }
         }
     }
@@ -248,7 +238,7 @@ pub fn decide(
     let mut withheld = Vec::new();
     for (n, p) in needs.iter().filter(|n| n.kind == RequestKind::NetworkHost).zip(&pending_hosts) {
         if approval.network_hosts.iter().any(|a| a == &n.request) {
-            hosts.extend(HostGrant::operator(p.clone(), env));
+            hosts.extend(operator_grants(p.clone(), env));
         } else {
             withheld.push(n.clone());
         }
@@ -267,47 +257,6 @@ pub fn needs_approval(manifest: &PluginManifest, operator: Option<&PluginGrant>,
     match decide(manifest, "", &[], operator, env) {
         Ok(g) => g.withheld,
         Err(r) => r.asks,
-    }
-}
-
-/// A pattern spelled the way manifests and approvals spell it.
-pub fn pattern_text(p: &HostPattern) -> String {
-    let port = |p: &Option<u16>| p.map(|p| format!(":{p}")).unwrap_or_default();
-    match p {
-        HostPattern::Exact { host, port: p } => format!("{host}{}", port(p)),
-        HostPattern::Suffix { suffix, port: p } => format!("*.{suffix}{}", port(p)),
-        HostPattern::Env(v) => format!("env:{v}"),
-    }
-}
-
-/// Addresses that belong to this machine or its private network: a name granted by default
-/// that resolves to one of these is refused.
-pub fn is_internal(ip: std::net::IpAddr) -> bool {
-    use std::net::IpAddr;
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || o[0] == 0
-                // 100.64.0.0/10, carrier-grade NAT: cloud VPCs use it for internal services.
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-        }
     }
 }
 
@@ -418,15 +367,5 @@ mod tests {
         let g = with_env(&[], |env| decide(&m, "aa", &[], Some(&replace), env)).unwrap();
         assert!(!allows(&g, "a.example.com", 443), "allow-hosts replaces the declared hosts");
         assert!(allows(&g, "obs.private", 443));
-    }
-
-    #[test]
-    fn internal_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
-            assert!(is_internal(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "121.36.0.1", "2001:db8::1", "100.128.0.1"] {
-            assert!(!is_internal(ip.parse().unwrap()), "{ip}");
-        }
     }
 }

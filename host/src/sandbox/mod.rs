@@ -5,10 +5,13 @@
 //! wall-clock timeout (wasm blocked in a host call).
 
 pub mod bounded;
+mod explain;
 mod fs;
 pub mod grant;
 pub mod meter;
 pub mod net;
+pub mod netlog;
+pub mod pattern;
 pub mod outbound;
 pub mod proxy;
 pub mod resolve;
@@ -188,7 +191,7 @@ pub struct Instance {
     /// The optional `parts` export, when the plugin has it.
     parts: Option<parts_api::Guest>,
     deadline: Duration,
-    net_log: Arc<Mutex<net::NetLog>>,
+    net_log: Arc<Mutex<netlog::NetLog>>,
 }
 
 impl Sandbox {

@@ -9,7 +9,8 @@
 //! Failures the plugin can only see as a bare wasi:http error code (certificates, proxies,
 //! trusted roots) are also described in [`NetLog::failures`] for the user's error message.
 
-use super::net::{NetLog, Reach};
+use super::netlog::NetLog;
+use super::pattern::Reach;
 use super::outbound::Outbound;
 use super::proxy::ProxyUrl;
 use super::tls::TlsFailure;
@@ -213,7 +214,7 @@ async fn establish(outbound: &Outbound, host: &str, port: u16, https: bool, prox
     // The proxy and `[resolve]` overrides are the operator's own; a name the plugin was
     // granted by default must not lead to this machine or its private network.
     let addrs = if proxy.is_none() && !overridden && reach == Reach::PublicOnly {
-        let public: Vec<SocketAddr> = addrs.iter().copied().filter(|a| !super::grant::is_internal(a.ip())).collect();
+        let public: Vec<SocketAddr> = addrs.iter().copied().filter(|a| !super::pattern::is_internal(a.ip())).collect();
         if public.is_empty() {
             return Err(ConnectError::Internal { authority, addr: addrs[0].ip() });
         }

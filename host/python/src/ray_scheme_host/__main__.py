@@ -10,7 +10,7 @@ import os
 import sys
 from typing import List, Optional
 
-from ray_scheme_host import __version__, _hook, compat, hostcli, pth, registry, schemes
+from ray_scheme_host import __version__, _hook, compat, hostcli, node_records, pth, schemes
 
 
 def _host_schemes():
@@ -89,7 +89,7 @@ def status_report() -> dict:
         "plugin_fields": {
             "RAY_RUNTIME_ENV_PLUGINS_in_this_shell": bool(plugins_env)
             and all(c in plugins_env for c in ("SchemeWorkingDirPlugin", "SchemePyModulesPlugin")),
-            "value_to_set": registry.PLUGINS_ENV_VALUE,
+            "value_to_set": node_records.PLUGINS_ENV_VALUE,
         },
     }
 
@@ -122,7 +122,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_plugins_env(args) -> int:
-    print(registry.PLUGINS_ENV_VALUE)
+    print(node_records.PLUGINS_ENV_VALUE)
     return 0
 
 

@@ -1,9 +1,9 @@
 """Post-import hook, installed at interpreter start by `ray_scheme_host.pth`.
 
-Imports nothing heavy and patches nothing by itself: it waits for Ray to import the modules
-listed in `shim.PATCHES` and applies each patch right after the module body ran, before
-any other module can bind names from it. Processes that never import Ray pay one
-`sys.meta_path` entry.
+Imports only `os`, `sys` and the leaf `targets`, and patches nothing by itself: it waits
+for Ray to import the modules listed in `targets.TARGETS` and applies each patch right after
+the module body ran, before any other module can bind names from it. Processes that never
+import Ray pay one `sys.meta_path` entry.
 
 `RAY_SCHEME_HOST_SHIM=off` in a process's environment (e.g. that of `ray start`) keeps the
 hook out of that process and everything it starts, without touching the installation.
@@ -12,16 +12,9 @@ hook out of that process and everything it starts, without touching the installa
 import os
 import sys
 
+from ray_scheme_host import targets
+
 OFF_ENV = "RAY_SCHEME_HOST_SHIM"
-# Must match shim.PATCHES; kept here so the hook need not import the shim until needed.
-TARGETS = frozenset(
-    {
-        "ray._common.runtime_env_uri",
-        "ray._private.runtime_env.packaging",
-        "ray._private.runtime_env.agent.runtime_env_agent",
-        "runtime_env_agent",
-    }
-)
 
 
 # Plain classes, not importlib.abc subclasses: importing importlib.abc costs ~60 ms, paid by
@@ -36,6 +29,8 @@ class _PatchingLoader:
 
     def exec_module(self, module):
         self._inner.exec_module(module)
+        # Only now: the shim imports the host client and scheme discovery, which a process
+        # that never loads these Ray modules should not pay for.
         from ray_scheme_host import shim
 
         shim.PATCHES[self._fullname](module)
@@ -47,7 +42,7 @@ class _PatchingLoader:
 
 class PostImportFinder:
     def find_spec(self, fullname, path, target=None):
-        if fullname not in TARGETS:
+        if fullname not in targets.TARGETS:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -62,10 +57,6 @@ class PostImportFinder:
         return spec
 
 
-# Schemes `enable --schemes` recorded for a machine without scheme-host (see schemes.py).
-recorded_schemes = ()
-
-
 def disabled_by_env() -> bool:
     return os.environ.get(OFF_ENV, "").strip().lower() in ("off", "0", "false", "no")
 
@@ -76,10 +67,9 @@ def active() -> bool:
 
 def install(schemes=()) -> bool:
     """Called by the .pth line. Returns whether the hook is active in this process."""
-    global recorded_schemes
     if disabled_by_env():
         return False
-    recorded_schemes = tuple(schemes)
+    targets.recorded_schemes = tuple(schemes)
     if not active():
         sys.meta_path.insert(0, PostImportFinder())
     return True

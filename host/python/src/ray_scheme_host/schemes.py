@@ -14,7 +14,7 @@ import threading
 import time
 from typing import FrozenSet, Optional
 
-from ray_scheme_host import hostcli
+from ray_scheme_host import hostcli, targets
 
 
 class SchemeDiscoveryError(ValueError):
@@ -30,9 +30,7 @@ _cached_at = 0.0
 
 def recorded() -> FrozenSet[str]:
     """Schemes recorded by `enable --schemes`, used only when no host binary exists."""
-    from ray_scheme_host import _hook
-
-    return frozenset(s.lower() for s in _hook.recorded_schemes)
+    return frozenset(s.lower() for s in targets.recorded_schemes)
 
 
 def from_listing(listing: dict) -> FrozenSet[str]:

@@ -11,7 +11,8 @@ an enabled interpreter (client, dashboard job head, driver, runtime_env agent, w
   reuse rule and directory names but has `scheme-host` fetch and unpack those schemes, as an
   asyncio subprocess (Ray's own remote downloads block the agent's event loop).
 - `ray._private.runtime_env.agent.runtime_env_agent` (imported by the agent as plain
-  `runtime_env_agent`): the agent records its node as having the shim, for `registry.check`.
+  `runtime_env_agent`): the agent records its node as having the shim, for
+  `node_records.check`.
 
 Ray's own schemes are never taken over. On any Ray but `compat.SUPPORTED_RAY_VERSION` only
 the `_missing_` hook is installed, and it refuses plugin schemes with an explanation.
@@ -22,7 +23,7 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ray_scheme_host import compat, hostcli, registry, schemes
+from ray_scheme_host import compat, fetch, node_records, schemes, targets
 
 _MARK = "_ray_scheme_host_patched"
 _member_lock = threading.Lock()
@@ -99,7 +100,7 @@ async def _fetch_with_host(mod, pkg_uri: str, base_directory: str, gcs_client, l
     """Ray 2.60's download_and_unpack_package for a remote URI, with scheme-host doing the
     transfer and unpack: same lock file, same reuse rule, same paths, same return value."""
     if gcs_client is not None:
-        await registry.check(gcs_client, registry.SHIM)
+        await node_records.check(gcs_client, node_records.SHIM)
     pkg_file = Path(mod._get_local_path(base_directory, pkg_uri))
     if pkg_file.suffix == "":
         raise ValueError(f"Invalid package URI: {pkg_uri}.URI must have a file extension and the URI must be valid.")
@@ -110,18 +111,9 @@ async def _fetch_with_host(mod, pkg_uri: str, base_directory: str, gcs_client, l
                 raise ValueError(f"{local_dir} is not a directory")
             return str(local_dir)
         if pkg_file.suffix == ".whl":
-            result = await hostcli.download(pkg_uri, str(pkg_file))
-            log.info("ray_scheme_host: fetched %s to %s (%s bytes)", pkg_uri, pkg_file, result.get("bytes_downloaded"))
+            await fetch.package(pkg_uri, str(pkg_file), log, unpack=False)
             return str(pkg_file)
-        result = await hostcli.download_and_unpack(pkg_uri, str(local_dir), overwrite=overwrite)
-        log.info(
-            "ray_scheme_host: fetched %s to %s (%s bytes downloaded, %s entries, %s ms)",
-            pkg_uri,
-            local_dir,
-            result.get("bytes_downloaded"),
-            result.get("entries"),
-            (result.get("timings_ms") or {}).get("total_ms"),
-        )
+        await fetch.package(pkg_uri, str(local_dir), log, unpack=True, overwrite=overwrite)
         return str(local_dir)
 
 
@@ -158,7 +150,7 @@ def patch_agent_module(mod) -> None:
 
         try:
             node_id = agent_args.parse().node_id
-            registry.register(self._gcs_client, node_id, registry.SHIM, {"ray": compat.SUPPORTED_RAY_VERSION})
+            node_records.register(self._gcs_client, node_id, node_records.SHIM, {"ray": compat.SUPPORTED_RAY_VERSION})
         except Exception as e:
             # Without the record, jobs using the literal URIs are refused with a message
             # naming this node: safe, so the agent itself keeps running.
@@ -168,9 +160,11 @@ def patch_agent_module(mod) -> None:
     agent_cls.__init__ = __init__
 
 
-PATCHES = {
-    "ray._common.runtime_env_uri": patch_uri_module,
-    "ray._private.runtime_env.packaging": patch_packaging_module,
-    "ray._private.runtime_env.agent.runtime_env_agent": patch_agent_module,
-    "runtime_env_agent": patch_agent_module,
+_PATCH_FOR_ROLE = {
+    targets.URI_ROLE: patch_uri_module,
+    targets.PACKAGING_ROLE: patch_packaging_module,
+    targets.AGENT_ROLE: patch_agent_module,
 }
+# Keyed by module name, as `_hook` looks them up; a target whose role lacks a patch fails the
+# shim's first import, whichever Ray module triggered it, not only the load of that module.
+PATCHES = {module: _PATCH_FOR_ROLE[role] for module, role in targets.TARGETS.items()}

@@ -5,7 +5,7 @@ import time
 import pytest
 from ray.core.generated import gcs_pb2
 
-from ray_scheme_host import registry
+from ray_scheme_host import node_records
 
 
 class _Id:
@@ -17,7 +17,7 @@ class _Id:
 
 
 class FakeGcs:
-    """The few GcsClient calls the registry makes, over an in-memory cluster."""
+    """The few GcsClient calls node_records makes, over an in-memory cluster."""
 
     def __init__(self):
         self.nodes = {}
@@ -50,46 +50,46 @@ def test_all_registered_nodes_pass_and_dead_nodes_do_not_count():
     gcs.add_node("aa", 100)
     gcs.add_node("bb", 100)
     gcs.add_node("dead", 100, alive=False)
-    registry.register(gcs, "aa", registry.PLUGIN)
-    registry.register(gcs, "bb", registry.PLUGIN)
-    registry.check_now(gcs, registry.PLUGIN)
-    asyncio.run(registry.check(gcs, registry.PLUGIN))
+    node_records.register(gcs, "aa", node_records.PLUGIN)
+    node_records.register(gcs, "bb", node_records.PLUGIN)
+    node_records.check_now(gcs, node_records.PLUGIN)
+    asyncio.run(node_records.check(gcs, node_records.PLUGIN))
 
 
 def test_an_old_node_without_a_record_is_refused_with_instructions():
     gcs = FakeGcs()
     gcs.add_node("aa", 100)
     gcs.add_node("bb", 100)
-    registry.register(gcs, "aa", registry.SHIM)
-    registry.register(gcs, "bb", registry.PLUGIN)  # the other path does not count
-    with pytest.raises(registry.IntegrationMissing) as err:
-        registry.check_now(gcs, registry.SHIM)
+    node_records.register(gcs, "aa", node_records.SHIM)
+    node_records.register(gcs, "bb", node_records.PLUGIN)  # the other path does not count
+    with pytest.raises(node_records.IntegrationMissing) as err:
+        node_records.check_now(gcs, node_records.SHIM)
     message = str(err.value)
     assert "not active on 1 of 2 alive Ray node(s): bb (10.0.0.2)" in message
     assert "python -m ray_scheme_host enable" in message
     assert str(pickle.loads(pickle.dumps(err.value))) == message
-    with pytest.raises(registry.IntegrationMissing, match="RAY_RUNTIME_ENV_PLUGINS="):
-        asyncio.run(registry.check(gcs, registry.PLUGIN))
+    with pytest.raises(node_records.IntegrationMissing, match="RAY_RUNTIME_ENV_PLUGINS="):
+        asyncio.run(node_records.check(gcs, node_records.PLUGIN))
 
 
 def test_a_new_node_gets_the_grace_period(monkeypatch):
-    monkeypatch.setenv(registry.GRACE_ENV, "1.5")
+    monkeypatch.setenv(node_records.GRACE_ENV, "1.5")
     gcs = FakeGcs()
     gcs.add_node("new", 0)
-    registry.check_now(gcs, registry.PLUGIN)  # too young to judge without waiting
+    node_records.check_now(gcs, node_records.PLUGIN)  # too young to judge without waiting
 
     async def register_soon():
         await asyncio.sleep(0.6)
-        registry.register(gcs, "new", registry.PLUGIN)
+        node_records.register(gcs, "new", node_records.PLUGIN)
 
     async def both():
-        await asyncio.gather(registry.check(gcs, registry.PLUGIN), register_soon())
+        await asyncio.gather(node_records.check(gcs, node_records.PLUGIN), register_soon())
 
     asyncio.run(both())
 
     late = FakeGcs()
     late.add_node("late", 0)
     started = time.monotonic()
-    with pytest.raises(registry.IntegrationMissing):
-        asyncio.run(registry.check(late, registry.PLUGIN))
+    with pytest.raises(node_records.IntegrationMissing):
+        asyncio.run(node_records.check(late, node_records.PLUGIN))
     assert 1.0 < time.monotonic() - started < 5

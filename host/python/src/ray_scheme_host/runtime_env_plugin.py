@@ -2,8 +2,8 @@
 
 Loaded by each node's runtime_env agent from
 
-    RAY_RUNTIME_ENV_PLUGINS='[{"class":"ray_scheme_host.plugin.SchemeWorkingDirPlugin"},
-                              {"class":"ray_scheme_host.plugin.SchemePyModulesPlugin"}]'
+    RAY_RUNTIME_ENV_PLUGINS='[{"class":"ray_scheme_host.runtime_env_plugin.SchemeWorkingDirPlugin"},
+                              {"class":"ray_scheme_host.runtime_env_plugin.SchemePyModulesPlugin"}]'
 
 set before `ray start`. Nothing is needed where jobs are submitted. A user writes
 
@@ -29,7 +29,7 @@ from ray._private.runtime_env.context import RuntimeEnvContext
 from ray._private.runtime_env.plugin import RuntimeEnvPlugin
 from ray._raylet import GcsClient
 
-from ray_scheme_host import agent_args, hostcli, registry, uris
+from ray_scheme_host import agent_args, fetch, node_records, uris
 
 default_logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class _SchemePackagePlugin(RuntimeEnvPlugin):
         self._gcs = GcsClient(address=args.gcs_address, cluster_id=args.cluster_id_hex)
         self._locks: Dict[str, asyncio.Lock] = {}
         try:
-            registry.register(self._gcs, args.node_id, registry.PLUGIN, {"fields": [WORKING_DIR_FIELD, PY_MODULES_FIELD]})
+            node_records.register(self._gcs, args.node_id, node_records.PLUGIN, {"fields": [WORKING_DIR_FIELD, PY_MODULES_FIELD]})
         except Exception as e:
             # Not fatal for the agent: without the record every job using our fields is
             # refused with a message naming this node, which is the safe outcome.
@@ -97,8 +97,7 @@ class _SchemePackagePlugin(RuntimeEnvPlugin):
             return local_dir
         # scheme-host takes its own per-package lock, reuses a complete directory and never
         # leaves a partial one, so there is nothing to coordinate here.
-        result = await hostcli.download_and_unpack(uri, local_dir)
-        self._log_result(uri, result, logger)
+        await fetch.package(uri, local_dir, logger, unpack=True)
         return local_dir
 
     async def _install_wheel(self, uri: str, local_dir: str, logger: logging.Logger) -> None:
@@ -108,8 +107,7 @@ class _SchemePackagePlugin(RuntimeEnvPlugin):
                 return
             with tempfile.TemporaryDirectory(dir=self._dir, prefix=f".{os.path.basename(local_dir)}.staging-") as tmp:
                 wheel = os.path.join(tmp, uris.wheel_file_name(uri))
-                result = await hostcli.download(uri, wheel)
-                self._log_result(uri, result, logger)
+                await fetch.package(uri, wheel, logger, unpack=False)
                 target = os.path.join(tmp, "target")
                 await self._pip_install(wheel, target, logger)
                 # Appears only complete, like an unpacked archive.
@@ -134,20 +132,6 @@ class _SchemePackagePlugin(RuntimeEnvPlugin):
             text = output.decode("utf-8", "replace")[-_PIP_OUTPUT_TAIL:]
             raise RuntimeError(f"pip could not install wheel {os.path.basename(wheel)} (exit {proc.returncode}):\n{text}")
 
-    @staticmethod
-    def _log_result(uri: str, result: dict, logger: logging.Logger) -> None:
-        if result.get("reused"):
-            logger.info("ray_scheme_host: reused %s at %s", uri, result.get("path"))
-            return
-        logger.info(
-            "ray_scheme_host: fetched %s to %s (%s bytes downloaded, %s entries, %s ms)",
-            uri,
-            result.get("path"),
-            result.get("bytes_downloaded"),
-            result.get("entries", "-"),
-            (result.get("timings_ms") or {}).get("total_ms"),
-        )
-
     def _existing_dirs(self, uri_list: List[str]) -> List[str]:
         dirs = []
         for uri in uri_list:
@@ -160,7 +144,7 @@ class _SchemePackagePlugin(RuntimeEnvPlugin):
     async def create(self, uri: Optional[str], runtime_env, context: RuntimeEnvContext, logger: logging.Logger = default_logger) -> float:
         if uri is None:
             return 0
-        await registry.check(self._gcs, registry.PLUGIN)
+        await node_records.check(self._gcs, node_records.PLUGIN)
         return tree_size(await self._fetch(uri, logger))
 
     def delete_uri(self, uri: str, logger: logging.Logger = default_logger) -> float:
@@ -197,7 +181,7 @@ class SchemeWorkingDirPlugin(_SchemePackagePlugin):
             return
         # Runs on every environment set up on this node, including ones whose package was
         # already cached, so a node that joined later is still noticed.
-        registry.check_now(self._gcs, registry.PLUGIN)
+        node_records.check_now(self._gcs, node_records.PLUGIN)
         (local_dir,) = self._existing_dirs(uri_list[:1])
         context.command_prefix += ["cd", shlex.quote(local_dir), "&&"]
         prepend_pythonpath([local_dir], context)
@@ -224,5 +208,5 @@ class SchemePyModulesPlugin(_SchemePackagePlugin):
     def modify_context(self, uri_list: List[str], runtime_env, context: RuntimeEnvContext, logger: logging.Logger = default_logger) -> None:
         if not uri_list:
             return
-        registry.check_now(self._gcs, registry.PLUGIN)
+        node_records.check_now(self._gcs, node_records.PLUGIN)
         prepend_pythonpath(self._existing_dirs(uri_list), context)

@@ -24,8 +24,8 @@ GCS_TIMEOUT_S = 10
 _POLL_S = 0.5
 
 PLUGINS_ENV_VALUE = (
-    '[{"class":"ray_scheme_host.plugin.SchemeWorkingDirPlugin"},'
-    '{"class":"ray_scheme_host.plugin.SchemePyModulesPlugin"}]'
+    '[{"class":"ray_scheme_host.runtime_env_plugin.SchemeWorkingDirPlugin"},'
+    '{"class":"ray_scheme_host.runtime_env_plugin.SchemePyModulesPlugin"}]'
 )
 
 _SETUP = {
