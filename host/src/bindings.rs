@@ -40,3 +40,61 @@ pub use with_parts::exports::scheme_host::storage_scheme::parts as parts_api;
 /// version of this package.
 pub const CONTRACT_PACKAGE: &str = "scheme-host:storage-scheme";
 pub const CONTRACT_VERSION: &str = "0.1.1";
+
+/// The contract's types (`scheme-contract`) from and to their generated twins: the only
+/// place the host converts them.
+mod convert {
+    use super::types;
+    use scheme_contract::{ErrorKind, Limits, PackageFormat, Phase};
+
+    impl From<types::ErrorKind> for ErrorKind {
+        fn from(k: types::ErrorKind) -> ErrorKind {
+            use types::ErrorKind as W;
+            match k {
+                W::InvalidUri => ErrorKind::InvalidUri,
+                W::NotFound => ErrorKind::NotFound,
+                W::AccessDenied => ErrorKind::AccessDenied,
+                W::BadCredentials => ErrorKind::BadCredentials,
+                W::Network => ErrorKind::Network,
+                W::Integrity => ErrorKind::Integrity,
+                W::UnsafeArchive => ErrorKind::UnsafeArchive,
+                W::LimitExceeded => ErrorKind::LimitExceeded,
+                W::Unsupported => ErrorKind::Unsupported,
+                W::Internal => ErrorKind::Internal,
+            }
+        }
+    }
+
+    impl From<Limits> for types::Limits {
+        fn from(l: Limits) -> types::Limits {
+            types::Limits {
+                max_download_bytes: l.max_download_bytes,
+                max_unpacked_bytes: l.max_unpacked_bytes,
+                max_entries: l.max_entries,
+                max_compression_ratio: l.max_compression_ratio,
+                max_path_bytes: l.max_path_bytes,
+                max_path_depth: l.max_path_depth,
+            }
+        }
+    }
+
+    impl From<types::PackageFormat> for PackageFormat {
+        fn from(f: types::PackageFormat) -> PackageFormat {
+            match f {
+                types::PackageFormat::Zip => PackageFormat::Zip,
+                types::PackageFormat::TarGz => PackageFormat::TarGz,
+                types::PackageFormat::TarXz => PackageFormat::TarXz,
+                types::PackageFormat::Wheel => PackageFormat::Wheel,
+            }
+        }
+    }
+
+    impl From<types::Phase> for Phase {
+        fn from(p: types::Phase) -> Phase {
+            match p {
+                types::Phase::Download => Phase::Download,
+                types::Phase::Unpack => Phase::Unpack,
+            }
+        }
+    }
+}

@@ -150,13 +150,14 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
+        let p = scheme_contract::Limits::default();
         Limits {
-            max_download_bytes: 4 << 30,
-            max_unpacked_bytes: 16 << 30,
-            max_entries: 1_000_000,
-            max_compression_ratio: 1_000,
-            max_path_bytes: 4096,
-            max_path_depth: 64,
+            max_download_bytes: p.max_download_bytes,
+            max_unpacked_bytes: p.max_unpacked_bytes,
+            max_entries: p.max_entries,
+            max_compression_ratio: p.max_compression_ratio,
+            max_path_bytes: p.max_path_bytes,
+            max_path_depth: p.max_path_depth,
             memory_mib: 512,
             timeout_secs: 1800,
             connect_timeout_secs: 10,
@@ -168,6 +169,18 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The part a plugin is told to enforce (the host enforces it too, see `sandbox::meter`).
+    pub fn plugin(&self) -> scheme_contract::Limits {
+        scheme_contract::Limits {
+            max_download_bytes: self.max_download_bytes,
+            max_unpacked_bytes: self.max_unpacked_bytes,
+            max_entries: self.max_entries,
+            max_compression_ratio: self.max_compression_ratio,
+            max_path_bytes: self.max_path_bytes,
+            max_path_depth: self.max_path_depth,
+        }
+    }
+
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs)
     }

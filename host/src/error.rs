@@ -4,69 +4,19 @@
 use serde::Serialize;
 use std::fmt;
 
-/// One set of names across WIT (`error-kind`), Rust and the JSON `kind` field. The last
-/// four are the host's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorKind {
-    InvalidUri,
-    NotFound,
-    AccessDenied,
-    BadCredentials,
-    Network,
-    Integrity,
-    UnsafeArchive,
-    LimitExceeded,
-    Unsupported,
-    Internal,
-    /// No plugin handles the scheme, or a plugin could not be loaded.
-    Plugin,
-    /// The operator's configuration or the command line is wrong.
-    Config,
-    /// The plugin broke a sandbox rule (memory, deadline, trap).
-    Sandbox,
-    /// Writing the result on the host failed (disk full, permissions).
-    Publish,
-}
+pub use scheme_contract::ErrorKind;
 
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidUri => "invalid-uri",
-            ErrorKind::NotFound => "not-found",
-            ErrorKind::AccessDenied => "access-denied",
-            ErrorKind::BadCredentials => "bad-credentials",
-            ErrorKind::Network => "network",
-            ErrorKind::Integrity => "integrity",
-            ErrorKind::UnsafeArchive => "unsafe-archive",
-            ErrorKind::LimitExceeded => "limit-exceeded",
-            ErrorKind::Unsupported => "unsupported",
-            ErrorKind::Internal => "internal",
-            ErrorKind::Plugin => "plugin",
-            ErrorKind::Config => "config",
-            ErrorKind::Sandbox => "sandbox",
-            ErrorKind::Publish => "publish",
-        }
-    }
-
-    /// Exit status of the CLI for this kind: scripts can tell "fix the URI" from "retry".
-    pub fn exit_code(self) -> i32 {
-        match self {
-            ErrorKind::Config => 2,
-            ErrorKind::InvalidUri => 3,
-            ErrorKind::NotFound => 4,
-            ErrorKind::AccessDenied | ErrorKind::BadCredentials => 5,
-            ErrorKind::Network => 6,
-            ErrorKind::Integrity | ErrorKind::UnsafeArchive => 7,
-            ErrorKind::LimitExceeded | ErrorKind::Sandbox => 8,
-            _ => 1,
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// Exit status of the CLI for this kind: scripts can tell "fix the URI" from "retry".
+pub fn exit_code(kind: ErrorKind) -> i32 {
+    match kind {
+        ErrorKind::Config => 2,
+        ErrorKind::InvalidUri => 3,
+        ErrorKind::NotFound => 4,
+        ErrorKind::AccessDenied | ErrorKind::BadCredentials => 5,
+        ErrorKind::Network => 6,
+        ErrorKind::Integrity | ErrorKind::UnsafeArchive => 7,
+        ErrorKind::LimitExceeded | ErrorKind::Sandbox => 8,
+        _ => 1,
     }
 }
 
@@ -110,25 +60,12 @@ impl HostError {
 
 impl From<crate::bindings::types::SchemeError> for HostError {
     fn from(e: crate::bindings::types::SchemeError) -> Self {
-        use crate::bindings::types::ErrorKind as W;
-        let kind = match e.kind {
-            W::InvalidUri => ErrorKind::InvalidUri,
-            W::NotFound => ErrorKind::NotFound,
-            W::AccessDenied => ErrorKind::AccessDenied,
-            W::BadCredentials => ErrorKind::BadCredentials,
-            W::Network => ErrorKind::Network,
-            W::Integrity => ErrorKind::Integrity,
-            W::UnsafeArchive => ErrorKind::UnsafeArchive,
-            W::LimitExceeded => ErrorKind::LimitExceeded,
-            W::Unsupported => ErrorKind::Unsupported,
-            W::Internal => ErrorKind::Internal,
-        };
         // Plugin text is untrusted: keep terminals and logs safe.
         HostError {
-            kind,
-            message: crate::text::escape(&e.message),
-            store_code: e.store_code.map(|s| crate::text::escape(&s)),
-            request_id: e.request_id.map(|s| crate::text::escape(&s)),
+            kind: e.kind.into(),
+            message: scheme_contract::text::escape(&e.message),
+            store_code: e.store_code.map(|s| scheme_contract::text::escape(&s)),
+            request_id: e.request_id.map(|s| scheme_contract::text::escape(&s)),
             http_status: e.http_status,
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod bindings;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod manifest;
@@ -12,7 +13,6 @@ pub mod parts;
 pub mod publish;
 pub mod registry;
 pub mod sandbox;
-pub mod text;
 pub mod trust;
 
 pub use error::{ErrorKind, HostError, Result};

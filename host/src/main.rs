@@ -82,7 +82,7 @@ fn main() {
                     eprintln!("  request id: {id}");
                 }
             }
-            e.kind.exit_code()
+            scheme_host::error::exit_code(e.kind)
         }
     };
     // Dropping the runtime could wait on a plugin's stalled connection; we are done.

@@ -67,19 +67,19 @@ impl PluginManifest {
             }
         }
         if self.name.is_empty() || !self.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return bad(format!("name {:?}", crate::text::escape(&self.name)));
+            return bad(format!("name {:?}", scheme_contract::text::escape(&self.name)));
         }
         if self.schemes.is_empty() {
             return bad(format!("plugin {} declares no schemes", self.name));
         }
         for s in &self.schemes {
             if !is_scheme_name(s) {
-                return bad(format!("scheme {:?}", crate::text::escape(s)));
+                return bad(format!("scheme {:?}", scheme_contract::text::escape(s)));
             }
         }
         for v in &self.env_vars {
             if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return bad(format!("environment variable {:?}", crate::text::escape(v)));
+                return bad(format!("environment variable {:?}", scheme_contract::text::escape(v)));
             }
         }
         for h in &self.network_hosts {

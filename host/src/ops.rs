@@ -2,7 +2,7 @@
 //! plugin for the URI's scheme and runs it in a fresh sandbox.
 
 use crate::bindings::types;
-use crate::config::{Config, Limits};
+use crate::config::Config;
 use crate::error::{ErrorKind, HostError, Result};
 use crate::publish::PackageLock;
 use crate::registry::{BrokenPlugin, CacheOutcome, PluginEntry, Registry};
@@ -156,10 +156,6 @@ impl Host {
         Ok(())
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.config.limits
-    }
-
     fn registry(&self) -> Registry<'_> {
         Registry::new(&self.sandbox, self.plugin_dir.clone(), self.cache_dir.clone())
     }
@@ -210,7 +206,7 @@ impl Host {
             let also = if broken.is_empty() { String::new() } else { format!("; {} file(s) there could not be loaded (see `scheme-host schemes`)", broken.len()) };
             return Err(HostError::plugin(format!(
                 "no plugin named {} in {} (installed: {}){also}",
-                crate::text::escape(name),
+                scheme_contract::text::escape(name),
                 self.plugin_dir.display(),
                 if names.is_empty() { "none".to_string() } else { names.join(", ") }
             )));
@@ -280,7 +276,7 @@ impl Host {
             scheme: r.scheme,
             package_name: r.package_name,
             extension: r.extension,
-            format: format_name(r.format),
+            format: scheme_contract::PackageFormat::from(r.format).as_str(),
             display: inst.display_text(&r.display),
             plugin: plugin.entry.manifest.name.clone(),
         })
@@ -323,7 +319,7 @@ impl Host {
             });
         }
         let staging = lock.stage()?;
-        let limits = wit_limits(&self.config.limits);
+        let limits = types::Limits::from(self.config.limits.plugin());
         let target = format!("{GUEST_STAGING}/tree");
         let scratch = format!("{GUEST_STAGING}/scratch");
         let parts = if Sandbox::has_parts(&plugin.component) { self.unpack_parts } else { 1 };
@@ -400,7 +396,7 @@ impl Host {
         let staging = lock.stage()?;
         let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &self.meter()).await?;
         let instantiate_ms = t.elapsed().as_millis() as u64;
-        let limits = wit_limits(&self.config.limits);
+        let limits = types::Limits::from(self.config.limits.plugin());
         let guest_file = format!("{GUEST_STAGING}/scratch/object");
         let result = inst
             .run("download", async |b, s| b.scheme_host_storage_scheme_plugin().call_download(s, uri, &guest_file, limits).await)
@@ -464,34 +460,14 @@ fn plugin_report(e: &PluginEntry) -> PluginReport {
     PluginReport { name: e.manifest.name.clone(), version: e.manifest.version.clone(), path: e.path.clone(), cache: e.cache, compile_ms: e.compile_ms }
 }
 
-fn wit_limits(l: &Limits) -> types::Limits {
-    types::Limits {
-        max_download_bytes: l.max_download_bytes,
-        max_unpacked_bytes: l.max_unpacked_bytes,
-        max_entries: l.max_entries,
-        max_compression_ratio: l.max_compression_ratio,
-        max_path_bytes: l.max_path_bytes,
-        max_path_depth: l.max_path_depth,
-    }
-}
-
-fn format_name(f: types::PackageFormat) -> &'static str {
-    match f {
-        types::PackageFormat::Zip => "zip",
-        types::PackageFormat::TarGz => "tar-gz",
-        types::PackageFormat::TarXz => "tar-xz",
-        types::PackageFormat::Wheel => "wheel",
-    }
-}
-
 /// The scheme of a URI, lower-cased, checked against RFC 3986 syntax.
 pub fn scheme_of(uri: &str) -> Result<String> {
     let Some((scheme, _)) = uri.split_once("://") else {
-        return Err(HostError::new(ErrorKind::InvalidUri, format!("{:?} is not a URI of the form <scheme>://...", crate::text::escape(uri))));
+        return Err(HostError::new(ErrorKind::InvalidUri, format!("{:?} is not a URI of the form <scheme>://...", scheme_contract::text::escape(uri))));
     };
     let scheme = scheme.to_ascii_lowercase();
     if !crate::manifest::is_scheme_name(&scheme) {
-        return Err(HostError::new(ErrorKind::InvalidUri, format!("invalid URI scheme {:?}", crate::text::escape(&scheme))));
+        return Err(HostError::new(ErrorKind::InvalidUri, format!("invalid URI scheme {:?}", scheme_contract::text::escape(&scheme))));
     }
     Ok(scheme)
 }

@@ -129,7 +129,7 @@ fn merge(uri: &str, parts: Vec<types::PartStats>) -> Result<Merged> {
                 ErrorKind::Integrity,
                 format!(
                     "{} changed while its {} parts were being downloaded (versions seen: {}); nothing was published, try again",
-                    crate::text::escape(uri),
+                    scheme_contract::text::escape(uri),
                     parts.len(),
                     seen.join(", ")
                 ),

@@ -179,13 +179,13 @@ impl Staging {
         for rel in paths {
             let rel_path = Path::new(rel);
             if rel.is_empty() || !rel_path.components().all(|c| matches!(c, Component::Normal(_))) {
-                return Err(HostError::sandbox(format!("plugin reported an invalid executable path {:?}", crate::text::escape(rel))));
+                return Err(HostError::sandbox(format!("plugin reported an invalid executable path {:?}", scheme_contract::text::escape(rel))));
             }
             let mut at = tree.clone();
             let mut meta = None;
             for c in rel_path.components() {
                 at.push(c);
-                let m = std::fs::symlink_metadata(&at).map_err(|e| HostError::publish(format!("cannot stat {}", crate::text::escape(rel)), e))?;
+                let m = std::fs::symlink_metadata(&at).map_err(|e| HostError::publish(format!("cannot stat {}", scheme_contract::text::escape(rel)), e))?;
                 if m.file_type().is_symlink() {
                     meta = None;
                     break;
@@ -197,7 +197,7 @@ impl Staging {
             let wanted = mode | ((mode & 0o444) >> 2);
             if wanted != mode {
                 std::fs::set_permissions(&at, std::fs::Permissions::from_mode(wanted & 0o7777))
-                    .map_err(|e| HostError::publish(format!("cannot set mode of {}", crate::text::escape(rel)), e))?;
+                    .map_err(|e| HostError::publish(format!("cannot set mode of {}", scheme_contract::text::escape(rel)), e))?;
             }
         }
         Ok(())
@@ -220,8 +220,8 @@ impl Staging {
                         let rel = entry.path().strip_prefix(root).map(|p| p.display().to_string()).unwrap_or_default();
                         return Err(HostError::sandbox(format!(
                             "plugin produced a symlink that leaves the package: {} -> {}",
-                            crate::text::escape(&rel),
-                            crate::text::escape(&target.display().to_string())
+                            scheme_contract::text::escape(&rel),
+                            scheme_contract::text::escape(&target.display().to_string())
                         )));
                     }
                 } else if kind.is_dir() {

@@ -1,4 +1,4 @@
-//! The hostile archive catalogue: every hazard family of `docs/hostile-inputs.md`, built by
+//! The hostile archive catalogue: every hazard family a safe unpacker must handle, built by
 //! code (no binary fixtures), each with the outcome the suite asserts when the real
 //! `scheme-host` binary downloads and unpacks it from the OBS test server.
 //!

@@ -1,10 +1,12 @@
 //! `cargo xtask bench`: side-by-side download + unpack benchmark on one loopback OBS server.
 //!
 //! ```text
-//! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b]
+//! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]
 //! ```
 //! `--quick` is two runs without Ray's own function (its reproduction still runs);
 //! `--tools` keeps only the named rows (ids below), e.g. while tuning one of them.
+//! `--baseline BIN` adds another scheme-host binary (say, a build of the previous commit),
+//! one instance, timed in the same runs, and a table of this build against it.
 //! Builds the release host, the wasm plugin and the native twin, generates (or reuses) the
 //! corpora under `target/bench-corpora/`, starts `obs-server` with every corpus in one
 //! public-read bucket, then, run after run, lets each tool fetch and unpack each corpus into
@@ -52,6 +54,8 @@ struct Options {
     build: bool,
     out: PathBuf,
     tools: Option<Vec<String>>,
+    /// Another scheme-host binary timed beside this one (`--baseline`), one instance.
+    baseline: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -62,6 +66,7 @@ fn parse(args: &[String]) -> Result<Options> {
         build: true,
         out: PathBuf::from("/dev/shm/scheme-host-bench"),
         tools: None,
+        baseline: None,
     };
     let mut runs = None;
     let mut it = args.iter();
@@ -73,6 +78,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--quick" => o.quick = true,
             "--no-build" => o.build = false,
             "--out" => o.out = PathBuf::from(value("--out")?),
+            "--baseline" => o.baseline = Some(PathBuf::from(value("--baseline")?)),
             "--tools" => {
                 let ids: Vec<String> = value("--tools")?.split(',').map(|t| t.trim().to_string()).collect();
                 if let Some(bad) = ids.iter().find(|id| !TOOLS.iter().any(|t| t.id == id.as_str())) {
@@ -80,7 +86,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 }
                 o.tools = Some(ids);
             }
-            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b]"),
+            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
         }
     }
     o.runs = runs.unwrap_or(if o.quick { 2 } else { 5 }).max(1);
@@ -107,6 +113,7 @@ pub struct Tool {
 pub const TOOLS: &[Tool] = &[
     Tool { id: "scheme-host", label: "scheme-host + wasm plugin (warm, precompiled; default parts)", kind: Kind::EndToEnd },
     Tool { id: "scheme-host-1", label: "scheme-host + wasm plugin, one instance (--parts 1)", kind: Kind::EndToEnd },
+    Tool { id: "baseline-1", label: "baseline scheme-host (--baseline BIN), one instance (--parts 1)", kind: Kind::EndToEnd },
     Tool { id: "native", label: "same Rust code, native (bench/native-unpack)", kind: Kind::EndToEnd },
     Tool { id: "ray-fn", label: "Ray 2.60 download_and_unpack_package (Python)", kind: Kind::EndToEnd },
     Tool { id: "ray-repro", label: "Ray 2.60 path, reproduced (bench/ray_path.py)", kind: Kind::EndToEnd },
@@ -135,6 +142,7 @@ pub struct Setup {
     unzip: Option<String>,
     curl: bool,
     host_bin: PathBuf,
+    baseline_bin: Option<PathBuf>,
     native_bin: PathBuf,
     host_home: PathBuf,
 }
@@ -180,6 +188,7 @@ pub fn run(args: &[String]) -> Result<()> {
             unzip: find_unzip(),
             curl: Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()),
             host_bin: target.join("release/scheme-host"),
+            baseline_bin: opts.baseline.clone(),
             native_bin: target.join("release/native-unpack"),
             host_home,
         };
@@ -233,6 +242,7 @@ fn available(s: &Setup, t: &Tool) -> bool {
         "ray-repro" => s.python.is_some(),
         "unzip" => s.unzip.is_some(),
         "curl" => s.curl,
+        "baseline-1" => s.baseline_bin.is_some(),
         _ => true,
     }
 }
@@ -305,7 +315,11 @@ fn obs_env(s: &Setup, cmd: &mut Command) {
 }
 
 fn scheme_host(s: &Setup, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
-    let mut cmd = Command::new(&s.host_bin);
+    scheme_host_bin(s, &s.host_bin, c, dest, parts)
+}
+
+fn scheme_host_bin(s: &Setup, bin: &Path, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
+    let mut cmd = Command::new(bin);
     cmd.args(["download-and-unpack", &uri(c)]).arg(dest).arg("--json");
     if let Some(n) = parts {
         cmd.args(["--parts", n]);
@@ -328,9 +342,10 @@ fn work_ms(sample: &Sample) -> Result<(f64, serde_json::Value)> {
 
 fn measure_tool(s: &Setup, tool: &Tool, c: &Corpus, dir: &Path) -> Result<Record> {
     let (sample, wall_s, extra) = match tool.id {
-        "scheme-host" | "scheme-host-1" => {
-            let parts = (tool.id == "scheme-host-1").then_some("1");
-            let sample = scheme_host(s, c, &dir.join("pkg"), parts)?;
+        "scheme-host" | "scheme-host-1" | "baseline-1" => {
+            let parts = (tool.id != "scheme-host").then_some("1");
+            let bin = if tool.id == "baseline-1" { s.baseline_bin.as_deref().expect("available() checked it") } else { &s.host_bin };
+            let sample = scheme_host_bin(s, bin, c, &dir.join("pkg"), parts)?;
             let v = measure::json_line(&sample)?;
             if v["ok"] != true || v["files"].as_u64() != Some(c.files) {
                 bail!("scheme-host did not unpack all {} files: {v}", c.files);

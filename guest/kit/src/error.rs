@@ -2,43 +2,7 @@
 
 use std::fmt;
 
-/// Mirrors WIT `error-kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    InvalidUri,
-    NotFound,
-    AccessDenied,
-    BadCredentials,
-    Network,
-    Integrity,
-    UnsafeArchive,
-    LimitExceeded,
-    Unsupported,
-    Internal,
-}
-
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidUri => "invalid-uri",
-            ErrorKind::NotFound => "not-found",
-            ErrorKind::AccessDenied => "access-denied",
-            ErrorKind::BadCredentials => "bad-credentials",
-            ErrorKind::Network => "network",
-            ErrorKind::Integrity => "integrity",
-            ErrorKind::UnsafeArchive => "unsafe-archive",
-            ErrorKind::LimitExceeded => "limit-exceeded",
-            ErrorKind::Unsupported => "unsupported",
-            ErrorKind::Internal => "internal",
-        }
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use scheme_contract::ErrorKind;
 
 /// A typed plugin error. The message is shown to users as-is, so it must never contain a
 /// credential, and attacker-chosen names in it must go through [`crate::text::escape`].

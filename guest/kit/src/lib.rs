@@ -4,11 +4,15 @@
 //! and is tested natively; only `wasi_http` touches WASI imports.
 
 pub mod archive;
+mod bindings;
 pub mod error;
 pub mod http;
-pub mod limits;
 pub mod retry;
-pub mod text;
 
 pub use error::{Error, ErrorKind, Result};
-pub use limits::Limits;
+pub use scheme_contract::text;
+pub use scheme_contract::{Limits, PackageFormat, Phase};
+
+// What `plugin_bindings!` expands to refers to these.
+pub use wasip2;
+pub use wit_bindgen;

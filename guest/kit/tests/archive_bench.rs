@@ -1,4 +1,4 @@
-//! Timing of the corpus-S shape from docs/performance.md: 20,000 source-like files, 200 MB,
+//! Timing of the corpus-S shape of `cargo xtask bench`: 20,000 source-like files, 200 MB,
 //! about 45 MB as a deflate zip. Ignored by default (it needs a release build and a quiet
 //! machine); run with
 //! `cargo test --release -p scheme-plugin-kit --test archive_bench -- --ignored --nocapture`.

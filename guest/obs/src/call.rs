@@ -4,6 +4,7 @@
 
 use scheme_plugin_kit::http::{DownloadOptions, Transport};
 use scheme_plugin_kit::retry::Sleeper;
+pub use scheme_plugin_kit::Phase;
 use scheme_plugin_kit::{Limits, Result};
 
 use crate::credentials;
@@ -16,12 +17,6 @@ use crate::uri::ObsUri;
 /// Hosts a redirect may lead to without being refused by us (the host applies its own
 /// list too). Credentials are only ever sent to the endpoint itself.
 pub const DEFAULT_NETWORK_HOSTS: &[&str] = &["*.myhuaweicloud.com"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Download,
-    Unpack,
-}
 
 /// WIT `download-stats`, plus what the plugin logs for diagnosis.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

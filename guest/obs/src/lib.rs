@@ -39,41 +39,17 @@ mod glue {
     };
     use crate::bindings::scheme_host::storage_scheme::types::{Part, PartStats};
     use crate::bindings::scheme_host::storage_scheme::host;
-    use crate::bindings::scheme_host::storage_scheme::types::{ConfigFile, ErrorKind, LogLevel, PackageFormat, Phase};
+    use crate::bindings::scheme_host::storage_scheme::types::{ConfigFile, LogLevel};
     use crate::credentials::{HUAWEICLOUD_CREDENTIALS_ID, OBSUTIL_CONFIG_ID};
     use crate::env::HostEnv;
     use crate::ops;
     use crate::settings::{ENV_VARS, HUAWEICLOUD_SDK_CREDENTIALS_FILE, OBS_CONFIG_FILE};
-    use crate::uri::{Format, ObsUri, SCHEME};
+    use crate::uri::{ObsUri, SCHEME};
 
     struct ObsPlugin;
 
     fn to_wit_error(e: scheme_plugin_kit::Error) -> SchemeError {
-        use scheme_plugin_kit::ErrorKind as K;
-        let kind = match e.kind {
-            K::InvalidUri => ErrorKind::InvalidUri,
-            K::NotFound => ErrorKind::NotFound,
-            K::AccessDenied => ErrorKind::AccessDenied,
-            K::BadCredentials => ErrorKind::BadCredentials,
-            K::Network => ErrorKind::Network,
-            K::Integrity => ErrorKind::Integrity,
-            K::UnsafeArchive => ErrorKind::UnsafeArchive,
-            K::LimitExceeded => ErrorKind::LimitExceeded,
-            K::Unsupported => ErrorKind::Unsupported,
-            K::Internal => ErrorKind::Internal,
-        };
-        SchemeError { kind, message: e.message, store_code: e.store_code, request_id: e.request_id, http_status: e.http_status }
-    }
-
-    fn limits(l: Limits) -> scheme_plugin_kit::Limits {
-        scheme_plugin_kit::Limits {
-            max_download_bytes: l.max_download_bytes,
-            max_unpacked_bytes: l.max_unpacked_bytes,
-            max_entries: l.max_entries,
-            max_compression_ratio: l.max_compression_ratio,
-            max_path_bytes: l.max_path_bytes,
-            max_path_depth: l.max_path_depth,
-        }
+        e.into()
     }
 
     fn download_stats(s: ops::DownloadStats) -> DownloadStats {
@@ -100,7 +76,7 @@ mod glue {
     /// sleeps, the host's limits and the `progress` import.
     fn with_call<R>(l: Limits, f: impl FnOnce(&mut ops::Call<'_, WasiTransport, WasiSleeper>) -> R) -> R {
         let (mut transport, mut sleeper, mut report) = (WasiTransport, WasiSleeper, progress);
-        let limits = limits(l);
+        let limits = l.into();
         f(&mut ops::Call { env: &HostEnv, transport: &mut transport, sleeper: &mut sleeper, limits: &limits, progress: &mut report })
     }
 
@@ -110,11 +86,7 @@ mod glue {
     }
 
     fn progress(phase: ops::Phase, done: u64, total: Option<u64>, entries: u64) {
-        let phase = match phase {
-            ops::Phase::Download => Phase::Download,
-            ops::Phase::Unpack => Phase::Unpack,
-        };
-        host::progress(phase, done, total, entries);
+        host::progress(phase.into(), done, total, entries);
     }
 
     fn unpack_stats(s: ops::UnpackStats) -> UnpackStats {
@@ -164,12 +136,7 @@ mod glue {
                 display: u.display(),
                 scheme: SCHEME.into(),
                 extension: u.extension.into(),
-                format: match u.format {
-                    Format::Zip => PackageFormat::Zip,
-                    Format::TarGz => PackageFormat::TarGz,
-                    Format::TarXz => PackageFormat::TarXz,
-                    Format::Wheel => PackageFormat::Wheel,
-                },
+                format: u.format.into(),
                 uri: u.uri,
             })
         }

@@ -16,7 +16,7 @@ use crate::credentials::metadata::METADATA_HOST;
 pub use crate::object::download_to_file;
 use crate::object::fetch_to_file;
 use crate::settings as s;
-use crate::uri::{Format, ObsUri};
+use crate::uri::{PackageFormat, ObsUri};
 
 /// Fetches the package and unpacks it into `target`; `scratch` holds whatever must touch
 /// the disk first.
@@ -27,10 +27,10 @@ pub fn download_and_unpack<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, 
 
 fn fetch_and_unpack<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path) -> Result<UnpackStats> {
     let compression = match uri.format {
-        Format::Zip => return crate::zipfetch::download_and_unpack_zip(call, uri, target, scratch),
-        Format::TarGz => TarCompression::Gzip,
-        Format::TarXz => TarCompression::Xz,
-        Format::Wheel => {
+        PackageFormat::Zip => return crate::zipfetch::download_and_unpack_zip(call, uri, target, scratch),
+        PackageFormat::TarGz => TarCompression::Gzip,
+        PackageFormat::TarXz => TarCompression::Xz,
+        PackageFormat::Wheel => {
             return Err(Error::unsupported(
                 "a .whl package is installed as a file, not unpacked: the host fetches it with `download`",
             ))
@@ -64,7 +64,7 @@ pub fn download_and_unpack_part<T: Transport, Z: Sleeper>(call: &mut Call<'_, T,
     if part.index >= part.count.max(1) {
         return Err(Error::internal(format!("part {} of {} does not exist", part.index, part.count)));
     }
-    if uri.format == Format::Zip {
+    if uri.format == PackageFormat::Zip {
         let r = crate::zipfetch::download_and_unpack_zip_part(call, uri, target, scratch, part);
         return scrubbed(call.env, r);
     }

@@ -9,24 +9,7 @@ const PREFIX: &str = "obs://";
 /// OBS object names are at most 1024 bytes.
 const MAX_KEY_BYTES: usize = 1024;
 
-/// How the object becomes files (mirrors WIT `package-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Zip,
-    TarGz,
-    TarXz,
-    Wheel,
-}
-
-/// Recognised extensions, longest first so `.tar.gz` wins over a shorter match.
-const EXTENSIONS: &[(&str, Format)] = &[
-    (".tar.gz", Format::TarGz),
-    (".tar.xz", Format::TarXz),
-    (".zip", Format::Zip),
-    (".jar", Format::Zip),
-    (".whl", Format::Wheel),
-    (".tgz", Format::TarGz),
-];
+pub use scheme_plugin_kit::PackageFormat;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObsUri {
@@ -36,7 +19,7 @@ pub struct ObsUri {
     /// Taken literally: never percent-decoded.
     pub key: String,
     pub extension: &'static str,
-    pub format: Format,
+    pub format: PackageFormat,
 }
 
 impl ObsUri {
@@ -75,7 +58,7 @@ impl ObsUri {
         if key.len() > MAX_KEY_BYTES {
             return Err(Error::invalid_uri(format!("the object key is {} bytes; OBS allows at most {MAX_KEY_BYTES}", key.len())));
         }
-        let Some(&(extension, format)) = EXTENSIONS.iter().find(|(ext, _)| key.ends_with(ext) && key.len() > ext.len()) else {
+        let Some((extension, format)) = PackageFormat::of_key(key) else {
             return Err(Error::invalid_uri(format!(
                 "URI must have a file extension: .zip, .jar, .whl, .tar.gz, .tgz or .tar.xz (got {})",
                 escape(uri)
@@ -136,7 +119,7 @@ mod tests {
     #[test]
     fn parses_simple_and_nested() {
         let u = ObsUri::parse("obs://ray-jobs/pkgs/2024/job-1.zip").unwrap();
-        assert_eq!((u.bucket.as_str(), u.key.as_str(), u.extension, u.format), ("ray-jobs", "pkgs/2024/job-1.zip", ".zip", Format::Zip));
+        assert_eq!((u.bucket.as_str(), u.key.as_str(), u.extension, u.format), ("ray-jobs", "pkgs/2024/job-1.zip", ".zip", PackageFormat::Zip));
         assert_eq!(u.display(), "bucket ray-jobs, key pkgs/2024/job-1.zip");
     }
 
@@ -156,12 +139,12 @@ mod tests {
     #[test]
     fn extensions_and_formats() {
         for (uri, ext, f) in [
-            ("obs://bkt/a.zip", ".zip", Format::Zip),
-            ("obs://bkt/a.jar", ".jar", Format::Zip),
-            ("obs://bkt/a-1.0-py3-none-any.whl", ".whl", Format::Wheel),
-            ("obs://bkt/a.tar.gz", ".tar.gz", Format::TarGz),
-            ("obs://bkt/a.tgz", ".tgz", Format::TarGz),
-            ("obs://bkt/a.tar.xz", ".tar.xz", Format::TarXz),
+            ("obs://bkt/a.zip", ".zip", PackageFormat::Zip),
+            ("obs://bkt/a.jar", ".jar", PackageFormat::Zip),
+            ("obs://bkt/a-1.0-py3-none-any.whl", ".whl", PackageFormat::Wheel),
+            ("obs://bkt/a.tar.gz", ".tar.gz", PackageFormat::TarGz),
+            ("obs://bkt/a.tgz", ".tgz", PackageFormat::TarGz),
+            ("obs://bkt/a.tar.xz", ".tar.xz", PackageFormat::TarXz),
         ] {
             let u = ObsUri::parse(uri).unwrap();
             assert_eq!((u.extension, u.format), (ext, f), "{uri}");

@@ -3,7 +3,7 @@
 //! one call; when the last of them is gone, one line says what was cut.
 
 use crate::config::OutputLimits;
-use crate::text::{cap, escape};
+use scheme_contract::text::{cap, escape};
 use std::sync::Mutex;
 
 #[derive(Default, Debug, PartialEq, Eq)]

@@ -51,7 +51,7 @@ impl std::fmt::Display for NeedsApproval {
             RequestKind::NetworkHost => "network host",
             RequestKind::ConfigFile => "config file",
         };
-        write!(f, "{kind} {} ({})", crate::text::escape(&self.request), self.why)
+        write!(f, "{kind} {} ({})", scheme_contract::text::escape(&self.request), self.why)
     }
 }
 

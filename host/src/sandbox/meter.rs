@@ -69,7 +69,7 @@ impl fmt::Display for LimitExceeded {
             "max-path-bytes" => format!("would create a path of {} bytes (limit {})", self.attempted, self.value),
             _ => format!("would grow {} to {} bytes (limit {})", self.area.name(), self.attempted, self.value),
         };
-        let path = crate::text::escape(&self.path);
+        let path = scheme_contract::text::escape(&self.path);
         write!(f, "the host stopped the plugin at {path} in {}: it {what} ({})", self.area.name(), self.limit)
     }
 }

@@ -89,7 +89,7 @@ impl WasiHttpHooks for HttpPolicy {
             match self.admits(&host, port) {
                 Some(r) => reach = r,
                 None => {
-                    let shown = crate::text::escape(&authority);
+                    let shown = scheme_contract::text::escape(&authority);
                     if log.note_denied(shown.clone()) {
                         tracing::warn!(authority = %shown, "denied outbound request: host not granted to this plugin");
                     }
@@ -111,7 +111,7 @@ impl WasiHttpHooks for HttpPolicy {
             if size > max_headers {
                 log.lock().unwrap().failures.push(format!(
                     "{} sent {size} bytes of response headers, more than limits.max-header-bytes ({max_headers})",
-                    crate::text::escape(&authority)
+                    scheme_contract::text::escape(&authority)
                 ));
                 return Err(ErrorCode::HttpResponseHeaderSize(wasmtime_wasi_http::p2::bindings::http::types::FieldSizePayload {
                     field_name: None,

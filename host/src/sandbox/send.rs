@@ -89,14 +89,14 @@ impl ConnectError {
             ConnectError::Roots(m) => (HttpError::ConfigurationError, Some(format!("cannot verify TLS certificates: {m}"))),
             ConnectError::InvalidName(host) => (
                 HttpError::DnsError { rcode: Some("invalid dns name".into()), info_code: None },
-                Some(format!("{} is not a host name TLS can verify", crate::text::escape(&host))),
+                Some(format!("{} is not a host name TLS can verify", scheme_contract::text::escape(&host))),
             ),
             ConnectError::Internal { authority, addr } => (
                 HttpError::HttpRequestDenied,
                 Some(format!(
                     "{} resolves to {addr}, an address of this machine or its private network, which this plugin is not granted; \
                      an operator can grant it in [plugins.NAME] extra-allow-hosts or pin the name in [resolve]",
-                    crate::text::escape(&authority)
+                    scheme_contract::text::escape(&authority)
                 )),
             ),
             ConnectError::Tls(f) => {

@@ -194,7 +194,7 @@ impl TlsFailure {
 
 impl fmt::Display for TlsFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let a = crate::text::escape(&self.authority);
+        let a = scheme_contract::text::escape(&self.authority);
         match &self.reason {
             TlsReason::UnknownIssuer => write!(
                 f,
@@ -203,15 +203,15 @@ impl fmt::Display for TlsFailure {
             ),
             TlsReason::NameMismatch { presented } if presented.is_empty() => write!(f, "TLS certificate of {a} is not valid for that name"),
             TlsReason::NameMismatch { presented } => {
-                let names: Vec<String> = presented.iter().map(|n| crate::text::escape(n)).collect();
+                let names: Vec<String> = presented.iter().map(|n| scheme_contract::text::escape(n)).collect();
                 write!(f, "TLS certificate of {a} is not valid for that name: it is only valid for {}", names.join(", "))
             }
             TlsReason::Expired => write!(f, "TLS certificate of {a} has expired"),
             TlsReason::NotValidYet => write!(f, "TLS certificate of {a} is not valid yet (check this machine's clock)"),
             TlsReason::Revoked => write!(f, "TLS certificate of {a} has been revoked"),
-            TlsReason::BadCertificate(d) => write!(f, "TLS certificate of {a} is invalid: {}", crate::text::escape(d)),
+            TlsReason::BadCertificate(d) => write!(f, "TLS certificate of {a} is invalid: {}", scheme_contract::text::escape(d)),
             TlsReason::AlertReceived { alert, .. } => write!(f, "TLS handshake with {a} failed: the server sent the alert {alert}"),
-            TlsReason::Handshake(d) => write!(f, "TLS handshake with {a} failed: {} (is it an HTTPS port?)", crate::text::escape(d)),
+            TlsReason::Handshake(d) => write!(f, "TLS handshake with {a} failed: {} (is it an HTTPS port?)", scheme_contract::text::escape(d)),
         }
     }
 }

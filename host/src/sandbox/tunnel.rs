@@ -58,9 +58,9 @@ fn parse_status_line(head: &[u8]) -> Result<(u16, String), TunnelError> {
     let status = parts.next().and_then(|s| (s.len() == 3).then(|| s.parse::<u16>().ok()).flatten());
     match status {
         Some(status) if version.starts_with("HTTP/1.") => {
-            Ok((status, crate::text::escape(parts.next().unwrap_or("").chars().take(200).collect::<String>().trim())))
+            Ok((status, scheme_contract::text::escape(parts.next().unwrap_or("").chars().take(200).collect::<String>().trim())))
         }
-        _ => Err(TunnelError::Protocol(format!("the proxy did not answer with HTTP: {:?}", crate::text::escape(&line.chars().take(80).collect::<String>())))),
+        _ => Err(TunnelError::Protocol(format!("the proxy did not answer with HTTP: {:?}", scheme_contract::text::escape(&line.chars().take(80).collect::<String>())))),
     }
 }
 

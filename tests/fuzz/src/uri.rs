@@ -1,7 +1,7 @@
 //! Fuzz check: `obs://` URI parsing. Shared by the cargo-fuzz target and the stable replay in
 //! guest/obs/tests (included there by path, so it names only crates both can see).
 
-use obs_plugin::uri::{validate_bucket, Format, ObsUri};
+use obs_plugin::uri::{validate_bucket, PackageFormat, ObsUri};
 use scheme_plugin_kit::ErrorKind;
 
 use super::printable::assert_printable;
@@ -18,10 +18,10 @@ pub fn check(data: &[u8]) {
             assert!(!u.key.is_empty() && u.key.len() <= 1024, "key length {}", u.key.len());
             assert!(u.key.ends_with(u.extension) && u.key.len() > u.extension.len());
             let want = match u.extension {
-                ".zip" | ".jar" => Format::Zip,
-                ".tar.gz" | ".tgz" => Format::TarGz,
-                ".tar.xz" => Format::TarXz,
-                ".whl" => Format::Wheel,
+                ".zip" | ".jar" => PackageFormat::Zip,
+                ".tar.gz" | ".tgz" => PackageFormat::TarGz,
+                ".tar.xz" => PackageFormat::TarXz,
+                ".whl" => PackageFormat::Wheel,
                 other => panic!("unknown extension {other:?}"),
             };
             assert_eq!(u.format, want);

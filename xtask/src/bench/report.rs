@@ -95,6 +95,8 @@ pub fn build(corpora: &[Corpus], results: &BTreeMap<&'static str, BTreeMap<&'sta
             "us_over_native": div(us, native),
             "one_instance_over_native": div(median(&summaries, "scheme-host-1"), native),
             "parts_speedup": div(median(&summaries, "scheme-host-1"), us),
+            "one_instance_over_baseline": div(median(&summaries, "scheme-host-1"), median(&summaries, "baseline-1")),
+            "one_instance_minus_baseline_us_per_file": median(&summaries, "scheme-host-1").zip(median(&summaries, "baseline-1")).map(|(a, b)| (a - b) * 1e6 / c.files.max(1) as f64),
             "limit_s": limit,
             "limit_is": match (download, unpack_alone) { (Some(d), Some(u)) if d >= u => "download", (Some(_), Some(_)) => "native unpack", _ => "n/a" },
             "us_over_limit": div(us, limit),
@@ -179,7 +181,7 @@ pub fn markdown(doc: &Value) -> String {
                 f(&v["cpu_s_median"], 2)
             );
         }
-        for id in ["scheme-host", "scheme-host-1"] {
+        for id in ["scheme-host", "scheme-host-1", "baseline-1"] {
             if let Some(o) = c["tools"][id].get("host_overhead_ms") {
                 let _ = writeln!(s, "\n`{id}` overhead beyond the plugin's own download + unpack time: {} ms median ({}–{}).", f(&o["median"], 1), f(&o["min"], 1), f(&o["max"], 1));
             }
@@ -205,6 +207,12 @@ pub fn markdown(doc: &Value) -> String {
                 r["limit_is"].as_str().unwrap_or(""),
                 f(&r["us_over_limit"], 2)
             );
+        }
+    }
+    if let Some(ratios) = doc["ratios"].as_object().filter(|r| r.values().any(|r| !r["one_instance_over_baseline"].is_null())) {
+        s.push_str("\n### This build against the baseline (`--baseline`), one instance each\n\n| corpus | this / baseline | difference per file µs |\n|---|---|---|\n");
+        for (id, r) in ratios {
+            let _ = writeln!(s, "| {id} | {} | {} |", f(&r["one_instance_over_baseline"], 3), f(&r["one_instance_minus_baseline_us_per_file"], 2));
         }
     }
     s.push_str("\n### Targets\n\n| corpus | target | value | wanted | met |\n|---|---|---|---|---|\n");

@@ -15,7 +15,7 @@ use crate::text::escape;
 
 /// Each read asks the runtime for this much: every read is a host call.
 pub const READ_CHUNK: usize = 1 << 20;
-// Below 256 KiB per read the host-call overhead dominates (see docs/performance.md).
+// Below 256 KiB per read the host-call overhead dominates (measured with `cargo xtask bench`).
 const _: () = assert!(READ_CHUNK >= 256 << 10);
 /// Redirect hops followed before giving up.
 pub const MAX_REDIRECTS: u32 = 5;

@@ -11,6 +11,8 @@ pub mod download;
 pub mod redirect;
 pub mod sink;
 pub mod small;
+/// Fakes for native tests of everything built on [`Transport`]; kept out of plugins.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;
 pub mod types;

@@ -25,10 +25,6 @@ impl FileSink {
         FileSink { file, buf: Vec::with_capacity(FILE_WRITE_BUFFER) }
     }
 
-    pub fn into_file(self) -> File {
-        self.file
-    }
-
     fn flush_buf(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             self.file.write_all(&self.buf)?;

@@ -3,18 +3,7 @@
 //! starting with `ESCAPED:` so a test can never mistake a breach for a pass; an attack
 //! the sandbox stops returns the error the sandbox produced, or is cut off by the host.
 
-wit_bindgen::generate!({
-    path: "../../../wit",
-    world: "storage-scheme",
-    with: {
-        "wasi:http/types@0.2.12": wasip2::http::types,
-        "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
-        "wasi:io/error@0.2.12": wasip2::io::error,
-        "wasi:io/poll@0.2.12": wasip2::io::poll,
-        "wasi:io/streams@0.2.12": wasip2::io::streams,
-        "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
-    },
-});
+scheme_plugin_kit::plugin_bindings!("../../../wit", "storage-scheme");
 
 use exports::scheme_host::storage_scheme::plugin::Guest;
 use scheme_host::storage_scheme::types::*;

@@ -1,18 +1,19 @@
-//! Limits a plugin enforces while streaming; mirrors WIT `limits`.
+//! WIT `limits`: what a plugin is asked to enforce while it streams (the host enforces the
+//! same ones itself on what the plugin writes), with the defaults both sides use.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_download_bytes: u64,
     pub max_unpacked_bytes: u64,
     pub max_entries: u64,
+    /// Largest uncompressed/compressed ratio of one entry.
     pub max_compression_ratio: u64,
     pub max_path_bytes: u32,
     pub max_path_depth: u32,
 }
 
 impl Default for Limits {
-    /// Generous for real job code, finite for everything else. Keep in step with the
-    /// host's defaults (`host/src/config.rs`).
+    /// Generous for real job code, finite for everything else.
     fn default() -> Self {
         Limits {
             max_download_bytes: 4 << 30,
