@@ -67,14 +67,7 @@ mod convert {
 
     impl From<Limits> for types::Limits {
         fn from(l: Limits) -> types::Limits {
-            types::Limits {
-                max_download_bytes: l.max_download_bytes,
-                max_unpacked_bytes: l.max_unpacked_bytes,
-                max_entries: l.max_entries,
-                max_compression_ratio: l.max_compression_ratio,
-                max_path_bytes: l.max_path_bytes,
-                max_path_depth: l.max_path_depth,
-            }
+            scheme_contract::convert_limits!(l => types::Limits)
         }
     }
 

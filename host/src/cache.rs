@@ -22,7 +22,7 @@ use wasmtime::Engine;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum CacheOutcome {
+pub enum CacheStatus {
     /// The precompiled artifact was used; nothing was compiled.
     Hit,
     /// First use of this plugin build: compiled and cached.

@@ -49,6 +49,19 @@ pub struct Config {
 /// directory, so whoever can drop a plugin there cannot approve it too.
 pub const SHIPPED_APPROVALS: &str = "../share/scheme-host/approvals.toml";
 
+/// `rel` (`../share/...`) from the executable's directory, without the `..` in what is
+/// shown to the operator.
+fn shipped(rel: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let rest = rel.strip_prefix("../")?;
+    Some(exe.parent()?.parent()?.join(rest))
+}
+
+/// Where a distribution keeps the plugins it ships, relative to the executable's
+/// directory: `dist/` and the `ray-scheme-host` wheel (whose data files land under the
+/// environment's prefix, beside its `bin/`) share this layout.
+pub const SHIPPED_PLUGINS: &str = "../share/scheme-host/plugins";
+
 /// One approval: what the operator allowed one plugin file beyond the defaults.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -150,35 +163,21 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        let p = scheme_contract::Limits::default();
-        Limits {
-            max_download_bytes: p.max_download_bytes,
-            max_unpacked_bytes: p.max_unpacked_bytes,
-            max_entries: p.max_entries,
-            max_compression_ratio: p.max_compression_ratio,
-            max_path_bytes: p.max_path_bytes,
-            max_path_depth: p.max_path_depth,
+        scheme_contract::convert_limits!(scheme_contract::Limits::default() => Limits {
             memory_mib: 512,
             timeout_secs: 1800,
             connect_timeout_secs: 10,
             first_byte_timeout_secs: 60,
             between_bytes_timeout_secs: 60,
             max_header_bytes: 64 << 10,
-        }
+        })
     }
 }
 
 impl Limits {
     /// The part a plugin is told to enforce (the host enforces it too, see `sandbox::meter`).
     pub fn plugin(&self) -> scheme_contract::Limits {
-        scheme_contract::Limits {
-            max_download_bytes: self.max_download_bytes,
-            max_unpacked_bytes: self.max_unpacked_bytes,
-            max_entries: self.max_entries,
-            max_compression_ratio: self.max_compression_ratio,
-            max_path_bytes: self.max_path_bytes,
-            max_path_depth: self.max_path_depth,
-        }
+        scheme_contract::convert_limits!(self => scheme_contract::Limits)
     }
 
     pub fn timeout(&self) -> Duration {
@@ -220,7 +219,7 @@ impl Config {
 
     /// `cfg` plus the approvals shipped beside the executable.
     pub fn with_shipped(mut cfg: Config) -> Result<Config> {
-        if let Some(path) = std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join(SHIPPED_APPROVALS))) {
+        if let Some(path) = shipped(SHIPPED_APPROVALS) {
             if path.is_file() {
                 cfg.shipped_approvals = Self::read_approvals_file(&path)?;
             }
@@ -314,8 +313,9 @@ impl Config {
         Ok(cpus.clamp(1, MAX_DEFAULT_PARTS))
     }
 
-    /// `--plugin-dir`, `$SCHEME_HOST_PLUGIN_DIR`, the config, then `<exe dir>/../plugins`
-    /// (so an unpacked `dist/` works as is), then `/usr/local/lib/scheme-host/plugins`.
+    /// `--plugin-dir`, `$SCHEME_HOST_PLUGIN_DIR`, the config, then the shipped plugins
+    /// ([`SHIPPED_PLUGINS`], so `dist/` and the wheel work as installed), then
+    /// `/usr/local/lib/scheme-host/plugins`.
     pub fn plugin_dir(&self, explicit: Option<&Path>) -> PathBuf {
         if let Some(p) = explicit {
             return p.to_path_buf();
@@ -326,7 +326,7 @@ impl Config {
         if let Some(p) = &self.plugin_dir {
             return p.clone();
         }
-        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(|p| p.join("../plugins"))) {
+        if let Some(dir) = shipped(SHIPPED_PLUGINS) {
             if dir.is_dir() {
                 return dir;
             }

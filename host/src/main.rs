@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "scheme-host", version)]
 struct Cli {
-    /// Directory of plugins (`*.wasm`) [env: SCHEME_HOST_PLUGIN_DIR; default: <exe>/../plugins]
+    /// Directory of plugins (`*.wasm`) [env: SCHEME_HOST_PLUGIN_DIR; config: plugin-dir; default: <exe>/../share/scheme-host/plugins]
     #[arg(long, global = true)]
     plugin_dir: Option<PathBuf>,
     /// Operator configuration file [env: SCHEME_HOST_CONFIG; default: /etc/scheme-host/config.toml]
@@ -50,6 +50,9 @@ enum Command {
     ParseUri { uri: String },
     /// List installed plugins, the schemes they handle, and what each asks for and is granted.
     Schemes,
+    /// Compile every installed plugin into the cache now (a node's setup runs this, so the
+    /// first job does not pay for it).
+    Precompile,
     /// Approve what an installed plugin asks for beyond the defaults (IP addresses,
     /// loopback, config files outside the home), bound to the plugin file's sha256, by
     /// recording it in the config [--config, $SCHEME_HOST_CONFIG, or /etc/scheme-host/config.toml].
@@ -161,6 +164,23 @@ async fn run(cli: Cli) -> Result<(), HostError> {
                 for b in &out.broken {
                     eprintln!("broken plugin {}: {}", b.path.display(), b.error);
                 }
+            }
+        }
+        Command::Precompile => {
+            let out = host.precompile().await?;
+            if json {
+                print_json_ok(&out);
+            } else {
+                for p in &out.plugins {
+                    let ms = p.compile_ms.map_or("cached".to_string(), |ms| format!("compiled in {ms} ms"));
+                    println!("{} {}: {ms} ({})", p.name, p.version, p.path.display());
+                }
+                for b in &out.broken {
+                    eprintln!("broken plugin {}: {}", b.path.display(), b.error);
+                }
+            }
+            if !out.broken.is_empty() {
+                return Err(HostError::plugin(format!("{} plugin file(s) in {} could not be compiled", out.broken.len(), out.plugin_dir.display())));
             }
         }
         Command::Trust { name } => {

@@ -5,7 +5,7 @@ use crate::bindings::types;
 use crate::config::Config;
 use crate::error::{ErrorKind, HostError, Result};
 use crate::publish::PackageLock;
-use crate::registry::{BrokenPlugin, CacheOutcome, PluginEntry, Registry};
+use crate::registry::{BrokenPlugin, CacheStatus, PluginEntry, Registry};
 use crate::sandbox::grant::{self, ApprovalState, Grants, HostEnv, NeedsApproval};
 use crate::sandbox::bounded::OutputBudget;
 use crate::sandbox::meter::WriteMeter;
@@ -29,7 +29,7 @@ pub struct PluginReport {
     pub name: String,
     pub version: String,
     pub path: PathBuf,
-    pub cache: CacheOutcome,
+    pub cache: CacheStatus,
     pub compile_ms: Option<u64>,
 }
 
@@ -111,7 +111,16 @@ pub struct SchemePlugin {
     /// Requested, needs the operator's approval, not granted (`scheme-host trust NAME`).
     pub withheld: Vec<NeedsApproval>,
     pub approval: ApprovalState,
-    pub cache: CacheOutcome,
+    pub cache: CacheStatus,
+}
+
+/// What `scheme-host precompile` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrecompileListing {
+    pub plugin_dir: PathBuf,
+    pub cache_dir: PathBuf,
+    pub plugins: Vec<PluginReport>,
+    pub broken: Vec<BrokenPlugin>,
 }
 
 /// What `scheme-host trust` found and recorded.
@@ -195,6 +204,18 @@ impl Host {
             });
         }
         Ok(SchemeListing { plugin_dir: self.plugin_dir.clone(), plugins, broken })
+    }
+
+    /// Compiles every plugin in the directory into the precompile cache (those already
+    /// there are only checked).
+    pub async fn precompile(&self) -> Result<PrecompileListing> {
+        let (entries, broken) = self.registry().scan().await?;
+        Ok(PrecompileListing {
+            plugin_dir: self.plugin_dir.clone(),
+            cache_dir: self.cache_dir.clone(),
+            plugins: entries.iter().map(plugin_report).collect(),
+            broken,
+        })
     }
 
     /// Records the operator's approval of everything the installed plugin `name` asks for

@@ -2,7 +2,7 @@
 //! replaced takes effect on the next call. Compiled code comes from the precompile cache
 //! (`cache.rs`); a plugin seen for the first time is compiled and asked for its manifest.
 
-pub use crate::cache::CacheOutcome;
+pub use crate::cache::CacheStatus;
 use crate::cache::{add_source, write_meta, CacheIndex, CacheMeta, FileStamp, PluginSource, PrecompileCache};
 use crate::error::{HostError, Result};
 use crate::manifest::{check_contract, PluginManifest};
@@ -17,7 +17,7 @@ pub struct PluginEntry {
     pub path: PathBuf,
     pub sha256: String,
     pub manifest: PluginManifest,
-    pub cache: CacheOutcome,
+    pub cache: CacheStatus,
     pub compile_ms: Option<u64>,
     component: Option<Component>,
 }
@@ -98,7 +98,7 @@ impl<'a> Registry<'a> {
                         return Err(HostError::plugin(format!("plugin {} changed while it was being loaded; try again", entry.path.display())));
                     }
                     let (c, ms) = self.compile_and_store(&bytes, &entry.sha256, &entry.manifest)?;
-                    entry.cache = CacheOutcome::Rebuilt;
+                    entry.cache = CacheStatus::Rebuilt;
                     entry.compile_ms = Some(ms);
                     c
                 }
@@ -119,7 +119,7 @@ impl<'a> Registry<'a> {
                 path: path.into(),
                 sha256: meta.plugin_sha256.clone(),
                 manifest: meta.manifest.clone(),
-                cache: CacheOutcome::Hit,
+                cache: CacheStatus::Hit,
                 compile_ms: None,
                 component: None,
             });
@@ -130,7 +130,7 @@ impl<'a> Registry<'a> {
         let bytes = read_plugin(path)?;
         let sha = hex::encode(Sha256::digest(&bytes));
         let meta_path = self.cache.meta_path(&sha);
-        let mut cache = CacheOutcome::Miss;
+        let mut cache = CacheStatus::Miss;
         if let Ok(text) = std::fs::read(&meta_path) {
             match serde_json::from_slice::<CacheMeta>(&text) {
                 Ok(mut meta) if meta.plugin_sha256 == sha => {
@@ -140,11 +140,11 @@ impl<'a> Registry<'a> {
                     {
                         tracing::debug!(cache = %meta_path.display(), "plugin stamp not recorded: {e}");
                     }
-                    return Ok(PluginEntry { path: path.into(), sha256: sha, manifest: meta.manifest, cache: CacheOutcome::Hit, compile_ms: None, component: None });
+                    return Ok(PluginEntry { path: path.into(), sha256: sha, manifest: meta.manifest, cache: CacheStatus::Hit, compile_ms: None, component: None });
                 }
                 _ => {
                     tracing::warn!(cache = %meta_path.display(), "discarding corrupt plugin cache entry");
-                    cache = CacheOutcome::Rebuilt;
+                    cache = CacheStatus::Rebuilt;
                 }
             }
         }
@@ -155,7 +155,7 @@ impl<'a> Registry<'a> {
         let compile_ms = started.elapsed().as_millis() as u64;
         if let Err(e) = self.cache.store(&component, &sha, &manifest, source) {
             tracing::warn!(cache = %self.cache.dir().display(), "plugin cache not written: {e}");
-            cache = CacheOutcome::Uncached;
+            cache = CacheStatus::Uncached;
         }
         Ok(PluginEntry { path: path.into(), sha256: sha, manifest, cache, compile_ms: Some(compile_ms), component: Some(component) })
     }

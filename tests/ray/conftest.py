@@ -3,9 +3,12 @@ same machine, both set up exactly as the README tells an operator (see stack.py)
 OBS-compatible test server holding the job packages.
 
 Needs (nothing is skipped: a missing piece stops the run with a message):
-  SCHEME_HOST_BIN         the scheme-host binary   (default: <repo>/target/release/scheme-host)
+  SCHEME_HOST_WHEEL       the ray-scheme-host platform wheel (default: the one in <repo>/dist/python,
+                          from `cargo xtask dist`); it carries scheme-host and its plugins,
+                          and the nodes use those unless the two variables below say otherwise
   OBS_SERVER_BIN          the OBS test server      (default: <repo>/target/release/obs-server)
-  SCHEME_HOST_PLUGIN_DIR  directory with obs.wasm  (default: scheme-host's own default)
+  SCHEME_HOST_BIN         optional: another scheme-host binary
+  SCHEME_HOST_PLUGIN_DIR  optional: another plugin directory
 """
 
 import json
@@ -39,7 +42,8 @@ def binary(env_name: str, default: Path) -> str:
 
 def pytest_configure(config):
     release = stack_mod.REPO / "target" / "release"
-    config.scheme_host_bin = binary("SCHEME_HOST_BIN", release / "scheme-host")
+    config.scheme_host_bin = binary("SCHEME_HOST_BIN", release / "scheme-host") if os.environ.get("SCHEME_HOST_BIN") else None
+    config.wheel = stack_mod.find_wheel()
     config.obs_server_bin = binary("OBS_SERVER_BIN", release / "obs-server")
     plugin_dir = os.environ.get("SCHEME_HOST_PLUGIN_DIR")
     if plugin_dir and not Path(plugin_dir).is_dir():

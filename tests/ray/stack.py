@@ -23,7 +23,6 @@ import harness
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-PACKAGE_SRC = REPO / "host" / "python"
 PY = sys.executable
 BUCKET = "rsh-test"
 PLUGINS_ENV_VALUE = (
@@ -94,16 +93,29 @@ def run(cmd: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 3
     return done.stdout
 
 
-def install_package(root: Path) -> None:
-    """Builds the wheel from host/python and installs it the way an operator would, so the
-    cluster runs exactly this tree's code."""
-    # setuptools writes build/ and *.egg-info next to the sources: build from a copy.
-    source = root / "ray-scheme-host-src"
-    shutil.copytree(PACKAGE_SRC, source, ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__", ".pytest_cache"))
-    wheel_dir = root / "wheel"
-    run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheel_dir), str(source)])
-    (wheel,) = wheel_dir.glob("ray_scheme_host-*.whl")
-    run([PY, "-m", "pip", "install", "--no-deps", "--force-reinstall", "--disable-pip-version-check", str(wheel)])
+def find_wheel() -> Path:
+    """The platform wheel under test: `$SCHEME_HOST_WHEEL`, else the one `cargo xtask dist`
+    put in dist/python."""
+    explicit = os.environ.get("SCHEME_HOST_WHEEL")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise RuntimeError(f"SCHEME_HOST_WHEEL={explicit} is not a file")
+        return path
+    found = sorted((REPO / "dist" / "python").glob("ray_scheme_host-*-manylinux*.whl"))
+    if not found:
+        raise RuntimeError(f"no ray-scheme-host wheel in {REPO / 'dist' / 'python'}: run `cargo xtask dist` or set SCHEME_HOST_WHEEL")
+    return found[-1]
+
+
+def install_package() -> str:
+    """Installs the platform wheel the way an operator would (`pip install`), so the cluster
+    runs exactly this tree's code; returns the scheme-host it put on the venv's PATH."""
+    run([PY, "-m", "pip", "install", "--no-deps", "--force-reinstall", "--disable-pip-version-check", str(find_wheel())])
+    installed = harness.VENV_BIN / "scheme-host"
+    if not installed.is_file():
+        raise RuntimeError(f"the wheel did not install scheme-host into {harness.VENV_BIN}")
+    return str(installed)
 
 
 def counting_wrapper(root: Path, real: str, log: Path) -> Path:
@@ -152,13 +164,14 @@ def stop_process_group(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    scheme_host_bin: str,
+    scheme_host_bin: Optional[str],
     obs_server_bin: str,
     plugin_dir: Optional[str],
     objects_for,
     second_node: bool = True,
 ) -> Iterator[Stack]:
-    """`objects_for(dir, token)` returns {object key: local file} to put in the bucket."""
+    """`objects_for(dir, token)` returns {object key: local file} to put in the bucket.
+    `scheme_host_bin` None: the one the wheel installed, with its bundled plugins."""
     # Short path: Ray puts unix sockets under the temp dir (108-byte limit).
     root = Path(tempfile.mkdtemp(prefix="rsh-", dir="/tmp"))
     token = secrets.token_hex(6)
@@ -169,8 +182,8 @@ def running_stack(
     cluster = None
     was_enabled = None
     try:
-        install_package(root)
-        wrapper = counting_wrapper(root, scheme_host_bin, host_log)
+        installed = install_package()
+        wrapper = counting_wrapper(root, scheme_host_bin or installed, host_log)
         objects = objects_for(root / "packages", token)
         obs_proc, server = start_obs_server(obs_server_bin, root, access_key, secret_key, objects)
 

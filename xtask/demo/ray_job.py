@@ -1,8 +1,9 @@
 """The Ray part of `cargo xtask demo`: a real Ray job whose working_dir is an obs:// URI.
 
-It does what the README tells a node operator, in order: install the ray-scheme-host wheel,
-point it at scheme-host and its plugins, enable the literal-URI hook, start Ray (one local
-node), then submits a job with `ray job submit` as a user would. The store's endpoint and
+It does what the README tells a node operator, in order: install the ray-scheme-host
+platform wheel (it carries scheme-host and its plugins), enable the integration (which also
+precompiles the plugins), start Ray (one local node), then submits a job with
+`ray job submit` as a user would. The store's endpoint and
 credentials come from this process's environment (OBS_ENDPOINT, OBS_ACCESS_KEY_ID,
 OBS_SECRET_ACCESS_KEY), as they would for `ray start`.
 
@@ -44,9 +45,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--uri", required=True)
     ap.add_argument("--wheel", required=True)
-    ap.add_argument("--dist", required=True, help="the dist/ directory: bin/scheme-host, plugins/")
     args = ap.parse_args()
-    dist = Path(args.dist)
     started = time.monotonic()
 
     # Short path: Ray puts unix sockets under its temp dir (108-byte limit).
@@ -56,21 +55,22 @@ def main() -> int:
         {
             "PATH": f"{harness.VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
             "RAY_USAGE_STATS_ENABLED": "0",
-            "SCHEME_HOST_BIN": str(dist / "bin" / "scheme-host"),
-            "SCHEME_HOST_PLUGIN_DIR": str(dist / "plugins"),
             # The demo's node gets its own plugin cache, like a new machine.
             "SCHEME_HOST_CACHE_DIR": str(root / "scheme-host-cache"),
         }
     )
-    for inherited in ("RAY_ADDRESS", "RAY_SCHEME_HOST_SHIM", "RAY_RUNTIME_ENV_PLUGINS"):
+    for inherited in ("RAY_ADDRESS", "RAY_SCHEME_HOST_SHIM", "RAY_RUNTIME_ENV_PLUGINS", "SCHEME_HOST_BIN", "SCHEME_HOST_PLUGIN_DIR"):
         env.pop(inherited, None)
 
     step("\n7. A real Ray job whose working_dir is the obs:// URI. Node setup, as the README tells an operator:")
+    t = time.monotonic()
     run([PY, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", "--disable-pip-version-check", args.wheel], env)
-    step(f"   $ export SCHEME_HOST_BIN={env['SCHEME_HOST_BIN']} SCHEME_HOST_PLUGIN_DIR={env['SCHEME_HOST_PLUGIN_DIR']}")
+    step(f"     installed in {time.monotonic() - t:.1f} s: scheme-host {shutil.which('scheme-host', path=env['PATH'])}, its plugins beside it")
     step(f"   $ export OBS_ENDPOINT={env['OBS_ENDPOINT']} OBS_ACCESS_KEY_ID=... OBS_SECRET_ACCESS_KEY=...")
     was_enabled = json.loads(run([PY, "-m", "ray_scheme_host", "status", "--json"], env, show=False))["literal_uris"]["enabled"]
+    t = time.monotonic()
     out = run([PY, "-m", "ray_scheme_host", "enable"], env)
+    out += f"(enable took {time.monotonic() - t:.1f} s, including the precompile)\n"
     for line in out.strip().splitlines():
         step(f"     {line}")
 

@@ -116,8 +116,6 @@ fn ray_job(python: &Path, dist: &Path, endpoint: &str) -> Result<()> {
         .arg(ws.join("xtask/demo/ray_job.py"))
         .args(["--uri", URI, "--wheel"])
         .arg(&wheel)
-        .arg("--dist")
-        .arg(dist)
         // Credentials by environment, as an operator sets them for `ray start`; never argv.
         .env("OBS_ENDPOINT", endpoint)
         .env("OBS_ACCESS_KEY_ID", AK)

@@ -1,6 +1,6 @@
 //! `cargo xtask <command>`: the project's build orchestration.
 //!
-//! - `dist`: a self-contained `dist/` (host binary, plugins, Ray integration wheel).
+//! - `dist`: a self-contained `dist/` (host binary, plugins, the platform wheel and sdist).
 //! - `test`: every test: Rust suites, the official-SDK interop, real Ray end to end.
 //! - `demo`: the main job on the embedded default (a local OBS-compatible server).
 //! - `bench`: side-by-side download + unpack benchmark (see `bench.rs`).
@@ -11,7 +11,7 @@ mod build;
 mod prereq;
 mod util;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 use util::{cargo, run, workspace};
 
@@ -32,35 +32,93 @@ pub fn dist() -> Result<PathBuf> {
     assemble_dist()
 }
 
-/// Copies already-built artifacts into `dist/`.
+/// Copies already-built artifacts into `dist/` and builds the Python packages:
+///
+/// ```text
+/// dist/bin/scheme-host
+/// dist/share/scheme-host/plugins/obs.wasm      (the layout the binary looks for)
+/// dist/share/scheme-host/approvals.toml
+/// dist/python/ray_scheme_host-<v>-py3-none-manylinux_<glibc>_<arch>.whl   (all of it, one pip install)
+/// dist/python/ray_scheme_host-<v>.tar.gz       (the same, built from source with cargo)
+/// ```
 fn assemble_dist() -> Result<PathBuf> {
     let ws = workspace();
     let target = util::target_dir();
     let dist = ws.join("dist");
     let _ = std::fs::remove_dir_all(&dist);
-    for d in ["bin", "plugins", "python"] {
-        std::fs::create_dir_all(dist.join(d))?;
+    let share = dist.join("share/scheme-host");
+    for d in [dist.join("bin"), share.join("plugins"), dist.join("python")] {
+        std::fs::create_dir_all(d)?;
     }
     std::fs::copy(target.join("release/scheme-host"), dist.join("bin/scheme-host"))?;
     // Symbols are a third of the binary; nodes don't need them. Best effort: binutils may
     // be missing, and an unstripped binary works the same.
     let _ = std::process::Command::new("strip").arg(dist.join("bin/scheme-host")).status();
-    std::fs::copy(util::wasm_plugin("obs-plugin"), dist.join("plugins/obs.wasm"))?;
+    std::fs::copy(util::wasm_plugin("obs-plugin"), share.join("plugins/obs.wasm"))?;
     ship_approvals(&dist)?;
-    let py = ws.join("host/python");
-    if py.join("pyproject.toml").is_file() {
-        let python = prereq::venv_python()?;
-        run(std::process::Command::new(&python)
-            .args(["-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w"])
-            .arg(dist.join("python"))
-            .arg(&py))?;
-    }
+    python_packages(&dist)?;
     println!("dist ready: {}", dist.display());
     for entry in walk(&dist) {
         let size = std::fs::metadata(&entry)?.len();
         println!("  {:>12} bytes  {}", size, entry.strip_prefix(&ws)?.display());
     }
     Ok(dist)
+}
+
+/// The platform wheel and the sdist, built by maturin (pinned in requirements/build.txt)
+/// from host/python/pyproject.toml. The wheel's data files are what `dist/share` holds, so
+/// a venv gets the same layout: `<venv>/bin/scheme-host`, `<venv>/share/scheme-host/...`.
+/// maturin builds scheme-host with cargo itself; the workspace-hack crate makes that build
+/// resolve the features of the shared one, so wasmtime is not compiled again.
+fn python_packages(dist: &std::path::Path) -> Result<()> {
+    let ws = workspace();
+    let py = ws.join("host/python");
+    let data = py.join("wheel-data");
+    let _ = std::fs::remove_dir_all(&data);
+    copy_tree(&dist.join("share"), &data.join("data/share"))?;
+    // Bytecode an earlier test run left beside the sources would be packed too.
+    for e in walk_dirs(&py.join("src")) {
+        if e.file_name().is_some_and(|n| n == "__pycache__") {
+            std::fs::remove_dir_all(&e)?;
+        }
+    }
+    let python = prereq::venv_python()?;
+    for what in [&["build", "--release"][..], &["sdist"][..]] {
+        run(std::process::Command::new(&python)
+            .current_dir(&py)
+            .args(["-m", "maturin"])
+            .args(what)
+            .arg("--out")
+            .arg(dist.join("python")))?;
+    }
+    Ok(())
+}
+
+fn walk_dirs(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                out.extend(walk_dirs(&e.path()));
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &dest)?;
+        } else {
+            std::fs::copy(e.path(), dest)?;
+        }
+    }
+    Ok(())
 }
 
 /// Records, with the shipped binary itself, the approvals of the shipped plugins (the OBS
@@ -74,7 +132,7 @@ fn ship_approvals(dist: &std::path::Path) -> Result<()> {
     for plugin in ["obs"] {
         let out = std::process::Command::new(dist.join("bin/scheme-host"))
             .arg("--plugin-dir")
-            .arg(dist.join("plugins"))
+            .arg(dist.join("share/scheme-host/plugins"))
             .arg("--config")
             .arg(&approvals)
             .args(["--json", "trust", plugin])
@@ -129,14 +187,17 @@ fn test(args: &[String]) -> Result<()> {
         // The Ray package's unit tests import Ray too.
         suites.extend(["host/python/tests", "tests/ray"]);
     }
+    let wheel = walk(&dist.join("python")).into_iter().find(|p| p.extension().is_some_and(|e| e == "whl")).context("dist/python holds no wheel")?;
     for suite in suites {
-        run(std::process::Command::new(&python)
-            .current_dir(&ws)
-            .args(["-m", "pytest", "-x", "-q", suite])
-            .env("SCHEME_HOST_BIN", dist.join("bin/scheme-host"))
-            .env("SCHEME_HOST_PLUGIN_DIR", dist.join("plugins"))
-            .env("OBS_SERVER_BIN", target.join("release/obs-server"))
-            .env("SCHEME_HOST_DIST", &dist))?;
+        let mut pytest = std::process::Command::new(&python);
+        pytest.current_dir(&ws).args(["-m", "pytest", "-x", "-q", suite]).env("OBS_SERVER_BIN", target.join("release/obs-server"));
+        if suite == "tests/ray" {
+            // The nodes run what the wheel installs, nothing else: as an operator's would.
+            pytest.env("SCHEME_HOST_WHEEL", &wheel).env_remove("SCHEME_HOST_BIN").env_remove("SCHEME_HOST_PLUGIN_DIR");
+        } else {
+            pytest.env("SCHEME_HOST_BIN", dist.join("bin/scheme-host")).env("SCHEME_HOST_PLUGIN_DIR", dist.join("share/scheme-host/plugins"));
+        }
+        run(&mut pytest)?;
     }
     println!("all tests passed");
     Ok(())

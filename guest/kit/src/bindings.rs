@@ -50,14 +50,7 @@ macro_rules! plugin_bindings {
 
         impl From<scheme_host::storage_scheme::types::Limits> for $crate::Limits {
             fn from(l: scheme_host::storage_scheme::types::Limits) -> Self {
-                $crate::Limits {
-                    max_download_bytes: l.max_download_bytes,
-                    max_unpacked_bytes: l.max_unpacked_bytes,
-                    max_entries: l.max_entries,
-                    max_compression_ratio: l.max_compression_ratio,
-                    max_path_bytes: l.max_path_bytes,
-                    max_path_depth: l.max_path_depth,
-                }
+                $crate::convert_limits!(l => $crate::Limits)
             }
         }
 

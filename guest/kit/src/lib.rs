@@ -11,7 +11,7 @@ pub mod retry;
 
 pub use error::{Error, ErrorKind, Result};
 pub use scheme_contract::text;
-pub use scheme_contract::{Limits, PackageFormat, Phase};
+pub use scheme_contract::{convert_limits, Limits, PackageFormat, Phase};
 
 // What `plugin_bindings!` expands to refers to these.
 pub use wasip2;

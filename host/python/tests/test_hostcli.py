@@ -37,6 +37,8 @@ def test_ok_answer_needs_exit_status_zero():
 
 
 def test_binary_lookup(monkeypatch, tmp_path):
+    # Not the wheel's binary this venv may have: only what the test puts there.
+    monkeypatch.setattr(hostcli, "bundled_binaries", lambda: [str(tmp_path / "scripts" / "scheme-host")])
     monkeypatch.setenv("SCHEME_HOST_BIN", str(tmp_path / "nope"))
     with pytest.raises(hostcli.SchemeHostError, match="not an executable file"):
         hostcli.find_binary()
@@ -48,6 +50,25 @@ def test_binary_lookup(monkeypatch, tmp_path):
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
     assert hostcli.find_binary() == str(exe)
+
+
+def test_the_wheels_binary_comes_before_path(monkeypatch, tmp_path):
+    bundled = tmp_path / "scripts" / "scheme-host"
+    bundled.parent.mkdir()
+    bundled.write_text("#!/bin/sh\n")
+    bundled.chmod(0o755)
+    on_path = tmp_path / "scheme-host"
+    on_path.write_text("#!/bin/sh\n")
+    on_path.chmod(0o755)
+    monkeypatch.delenv("SCHEME_HOST_BIN", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(hostcli, "bundled_binaries", lambda: [str(bundled)])
+    assert hostcli.find_binary() == str(bundled)
+    # The real lookup names this interpreter's scripts directory first.
+    monkeypatch.undo()
+    import sysconfig
+
+    assert hostcli.bundled_binaries()[0] == os.path.join(sysconfig.get_path("scripts"), "scheme-host")
 
 
 def test_download_and_unpack_and_reuse(host_env, tmp_path):
@@ -89,3 +110,9 @@ def test_cancelling_kills_the_host(tmp_path, monkeypatch):
     time.sleep(0.1)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_precompile_reports_each_plugin(host_env):
+    done = hostcli.precompile()
+    assert [p["name"] for p in done["plugins"]] == [p["name"] for p in hostcli.list_schemes()["plugins"]]
+    assert ["precompile", "--json"] in [c[-2:] for c in host_calls(host_env)]

@@ -1,5 +1,8 @@
 """`python -m ray_scheme_host enable | disable | status | plugins-env`
 
+`enable` also compiles the installed plugins into scheme-host's cache (`--no-precompile`
+skips it), so a new node's first job does not pay for that inside its setup.
+
 Run with the Python interpreter that runs Ray on the node (the one `ray start` uses), then
 restart Ray on that node so every Ray process starts with the change.
 """
@@ -13,13 +16,33 @@ from typing import List, Optional
 from ray_scheme_host import __version__, _hook, compat, hostcli, node_records, pth, schemes
 
 
-def _host_schemes():
-    """(schemes, None) from the live host, or (None, reason)."""
+def _host_listing():
+    """(listing, None) from the live host, or (None, reason)."""
     try:
-        listing = hostcli.list_schemes()
+        return hostcli.list_schemes(), None
     except hostcli.SchemeHostError as e:
         return None, e
+
+
+def _host_schemes():
+    """(schemes, None) from the live host, or (None, reason)."""
+    listing, reason = _host_listing()
+    if listing is None:
+        return None, reason
     return sorted(schemes.from_listing(listing)), None
+
+
+def _precompile() -> int:
+    """Compiles the installed plugins into the cache; reports what it did."""
+    try:
+        done = hostcli.precompile()
+    except hostcli.SchemeHostError as e:
+        print(f"warning: plugins not precompiled ({e}); the first job on this node compiles them instead", file=sys.stderr)
+        return 1
+    for p in done.get("plugins", []):
+        ms = p.get("compile_ms")
+        print(f"plugin {p['name']} {p['version']}: " + (f"compiled in {ms} ms" if ms is not None else "already compiled") + f" (cache: {done.get('cache_dir')})")
+    return 0
 
 
 def cmd_enable(args) -> int:
@@ -47,6 +70,8 @@ def cmd_enable(args) -> int:
         print(f"error: the self-test in a new interpreter failed, nothing changed:\n{check.stderr.strip() or check.stdout.strip()}", file=sys.stderr)
         return 1
     print(f"enabled: {path}")
+    if live is not None and not args.no_precompile:
+        _precompile()
     print(f"Ray {compat.SUPPORTED_RAY_VERSION} now accepts these schemes in working_dir/py_modules: {', '.join(to_test)}")
     if live is None:
         print(f"(scheme-host is not installed here: {reason}; accepted from --schemes for job submission only)")
@@ -67,7 +92,8 @@ def cmd_disable(args) -> int:
 def status_report() -> dict:
     version = compat.installed_ray_version()
     problem = compat.version_problem(version)
-    live, reason = _host_schemes()
+    listing, reason = _host_listing()
+    live = sorted(schemes.from_listing(listing)) if listing is not None else None
     plugins_env = os.environ.get("RAY_RUNTIME_ENV_PLUGINS")
     try:
         binary = hostcli.find_binary()
@@ -85,7 +111,16 @@ def status_report() -> dict:
             "off_by_env": _hook.disabled_by_env(),
             "refused": problem,
         },
-        "scheme_host": {"binary": binary, "schemes": live, "error": str(reason) if live is None else None},
+        "scheme_host": {
+            "binary": binary,
+            "schemes": live,
+            "plugin_dir": listing.get("plugin_dir") if listing else None,
+            "plugins": [
+                {"name": p.get("name"), "version": p.get("version"), "contract_version": p.get("contract_version"), "schemes": p.get("schemes"), "path": p.get("path")}
+                for p in (listing or {}).get("plugins", [])
+            ],
+            "error": str(reason) if live is None else None,
+        },
         "plugin_fields": {
             "RAY_RUNTIME_ENV_PLUGINS_in_this_shell": bool(plugins_env)
             and all(c in plugins_env for c in ("SchemeWorkingDirPlugin", "SchemePyModulesPlugin")),
@@ -111,6 +146,9 @@ def cmd_status(args) -> int:
         print(f"literal working_dir/py_modules URIs: {state} ({lit['pth']})")
         if host["schemes"] is not None:
             print(f"scheme-host: {host['binary']} serves: {', '.join(host['schemes']) or '(nothing)'}")
+            print(f"plugins in {host['plugin_dir']}:")
+            for p in host["plugins"]:
+                print(f"  {p['name']} {p['version']} (contract {p['contract_version']}): {', '.join(p['schemes'] or [])}  {p['path']}")
         else:
             print(f"scheme-host: unavailable: {host['error']}")
         ok = report["plugin_fields"]["RAY_RUNTIME_ENV_PLUGINS_in_this_shell"]
@@ -133,6 +171,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     enable.add_argument(
         "--schemes",
         help="comma-separated schemes to accept when scheme-host is not installed here (submit-only machines)",
+    )
+    enable.add_argument(
+        "--no-precompile",
+        action="store_true",
+        help="do not compile the installed plugins into the cache now (the first job then does)",
     )
     enable.set_defaults(func=cmd_enable)
     sub.add_parser("disable", help="undo enable").set_defaults(func=cmd_disable)

@@ -1,6 +1,7 @@
 """Runs the `scheme-host` binary and turns its one JSON object into a dict or a typed error.
 
-The binary is `$SCHEME_HOST_BIN`, else `scheme-host` on `PATH`. It reads its own settings
+The binary is `$SCHEME_HOST_BIN`, else the one the ray-scheme-host wheel installed beside
+this interpreter, else `scheme-host` on `PATH`. It reads its own settings
 (`SCHEME_HOST_PLUGIN_DIR`, `SCHEME_HOST_CONFIG`, the store credentials its plugins declare)
 from the environment it inherits from the Ray process that runs it; nothing secret is ever
 put on its command line.
@@ -11,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sysconfig
 from typing import List, Optional, Sequence
 
 from ray_scheme_host.redact import redact
@@ -67,18 +69,40 @@ class SchemeHostError(RuntimeError):
         )
 
 
+def bundled_binaries() -> List[str]:
+    """Where the platform wheel puts scheme-host: this interpreter's scripts directory, and
+    the user scheme's for `pip install --user`."""
+    places = []
+    for scheme in (None, f"{os.name}_user"):
+        try:
+            scripts = sysconfig.get_path("scripts", scheme) if scheme else sysconfig.get_path("scripts")
+        except KeyError:
+            continue
+        if scripts:
+            places.append(os.path.join(scripts, DEFAULT_BIN_NAME))
+    return places
+
+
 def find_binary() -> str:
+    """`$SCHEME_HOST_BIN`, else the one the wheel installed beside this interpreter, else
+    `scheme-host` on PATH."""
     explicit = os.environ.get(BIN_ENV)
     if explicit:
         if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
             raise SchemeHostError("not-installed", f"{BIN_ENV}={explicit} is not an executable file")
         return explicit
+    looked = bundled_binaries()
+    for candidate in looked:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
     found = shutil.which(DEFAULT_BIN_NAME)
     if found is None:
         raise SchemeHostError(
             "not-installed",
-            f"the {DEFAULT_BIN_NAME} binary was not found: set {BIN_ENV} or put {DEFAULT_BIN_NAME} "
-            "on the PATH of the Ray processes (the environment of `ray start`) on this node",
+            f"the {DEFAULT_BIN_NAME} binary was not found (looked at {', '.join(looked)} and PATH): "
+            "pip install ray-scheme-host into the Python that runs Ray (it installs scheme-host "
+            f"beside it), or set {BIN_ENV} or put {DEFAULT_BIN_NAME} on the PATH of the Ray "
+            "processes (the environment of `ray start`) on this node",
         )
     return found
 
@@ -149,6 +173,16 @@ async def run_async(args: Sequence[str], uri: Optional[str] = None) -> dict:
             await proc.wait()
         raise
     return interpret(proc.returncode, stdout, stderr, uri)
+
+
+# Compiling a plugin takes about a second per megabyte of wasm on a small node.
+PRECOMPILE_TIMEOUT_S = 300.0
+
+
+def precompile() -> dict:
+    """Compiles every installed plugin into the host's cache now, so that the first job on
+    this node does not pay for it inside its runtime_env setup."""
+    return run(["precompile"], timeout=PRECOMPILE_TIMEOUT_S)
 
 
 async def download_and_unpack(uri: str, dest: str, overwrite: bool = False) -> dict:

@@ -173,6 +173,8 @@ def main():
     q.add_argument("--json", action="store_true", dest="json2")
     s = sub.add_parser("schemes")
     s.add_argument("--json", action="store_true", dest="json2")
+    c = sub.add_parser("precompile")
+    c.add_argument("--json", action="store_true", dest="json2")
     args = p.parse_args()
     log = os.environ.get("FAKE_SCHEME_HOST_LOG")
     if log:
@@ -181,6 +183,8 @@ def main():
     try:
         if args.cmd == "schemes":
             out = {"plugin_dir": plugin_dir(args), "plugins": plugins(args), "broken": []}
+        elif args.cmd == "precompile":
+            out = {"plugin_dir": plugin_dir(args), "cache_dir": "/nonexistent", "plugins": plugins(args), "broken": []}
         elif args.cmd == "parse-uri":
             out = parse(args, args.uri)[0]
         elif args.cmd == "download":

@@ -1,0 +1,2 @@
+// Present so that the build-dependencies above take part in feature resolution.
+fn main() {}
