@@ -17,6 +17,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTH
 SECRET = "SKunit-test-secret-0123456789"
 
 
+@pytest.fixture(autouse=True)
+def no_installed_scheme_host(monkeypatch):
+    """The venv running these tests may hold the platform wheel's scheme-host: the tests see
+    only the binaries they set up themselves."""
+    from ray_scheme_host import hostcli
+
+    monkeypatch.setattr(hostcli, "bundled_binaries", lambda: [])
+
+
 @pytest.fixture(scope="session")
 def obs_objects(tmp_path_factory):
     import zipfile

@@ -37,8 +37,6 @@ def test_ok_answer_needs_exit_status_zero():
 
 
 def test_binary_lookup(monkeypatch, tmp_path):
-    # Not the wheel's binary this venv may have: only what the test puts there.
-    monkeypatch.setattr(hostcli, "bundled_binaries", lambda: [str(tmp_path / "scripts" / "scheme-host")])
     monkeypatch.setenv("SCHEME_HOST_BIN", str(tmp_path / "nope"))
     with pytest.raises(hostcli.SchemeHostError, match="not an executable file"):
         hostcli.find_binary()
