@@ -45,7 +45,7 @@ pub const CONTRACT_VERSION: &str = "0.1.1";
 /// place the host converts them.
 mod convert {
     use super::types;
-    use scheme_contract::{ErrorKind, Limits, PackageFormat, Phase};
+    use scheme_contract::{ErrorKind, Limits, PackageFormat};
 
     impl From<types::ErrorKind> for ErrorKind {
         fn from(k: types::ErrorKind) -> ErrorKind {
@@ -78,15 +78,6 @@ mod convert {
                 types::PackageFormat::TarGz => PackageFormat::TarGz,
                 types::PackageFormat::TarXz => PackageFormat::TarXz,
                 types::PackageFormat::Wheel => PackageFormat::Wheel,
-            }
-        }
-    }
-
-    impl From<types::Phase> for Phase {
-        fn from(p: types::Phase) -> Phase {
-            match p {
-                types::Phase::Download => Phase::Download,
-                types::Phase::Unpack => Phase::Unpack,
             }
         }
     }

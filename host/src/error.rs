@@ -58,17 +58,4 @@ impl HostError {
     }
 }
 
-impl From<crate::bindings::types::SchemeError> for HostError {
-    fn from(e: crate::bindings::types::SchemeError) -> Self {
-        // Plugin text is untrusted: keep terminals and logs safe.
-        HostError {
-            kind: e.kind.into(),
-            message: scheme_contract::text::escape(&e.message),
-            store_code: e.store_code.map(|s| scheme_contract::text::escape(&s)),
-            request_id: e.request_id.map(|s| scheme_contract::text::escape(&s)),
-            http_status: e.http_status,
-        }
-    }
-}
-
 pub type Result<T, E = HostError> = std::result::Result<T, E>;

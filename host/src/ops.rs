@@ -269,28 +269,32 @@ impl Host {
         Ok(Loaded { entry, component, grants, load_ms: started.elapsed().as_millis() as u64 })
     }
 
-    /// A fresh sandbox for `plugin`; `meter` counts what it writes (shared by the parts of
-    /// one call).
-    async fn instantiate(&self, plugin: &Loaded, staging: Option<&Path>, progress: Box<dyn ProgressSink>, meter: &Arc<WriteMeter>) -> Result<Instance> {
+    /// A fresh sandbox for `plugin`, counting against `budgets` (the parts of one call
+    /// share them).
+    async fn instantiate(&self, plugin: &Loaded, staging: Option<&Path>, progress: Box<dyn ProgressSink>, budgets: &CallBudgets) -> Result<Instance> {
         let grant = Grant {
             grants: Some(&plugin.grants),
             name: &plugin.entry.manifest.name,
             staging,
             limits: &self.config.limits,
             progress,
-            meter: meter.clone(),
-            output: Arc::new(OutputBudget::new(&self.config.output, &plugin.entry.manifest.name)),
+            meter: budgets.meter.clone(),
+            output: budgets.output.clone(),
         };
         self.sandbox.instantiate(&plugin.component, grant).await
     }
 
-    fn meter(&self) -> Arc<WriteMeter> {
-        Arc::new(WriteMeter::new(&self.config.limits))
+    /// What one call may write and say, whichever instances run it.
+    fn budgets(&self, plugin: &Loaded) -> CallBudgets {
+        CallBudgets {
+            meter: Arc::new(WriteMeter::new(&self.config.limits)),
+            output: Arc::new(OutputBudget::new(&self.config.output, &plugin.entry.manifest.name)),
+        }
     }
 
     pub async fn parse_uri(&self, uri: &str) -> Result<ParsedUri> {
         let plugin = self.plugin_for(uri).await?;
-        let mut inst = self.instantiate(&plugin, None, Box::new(()), &self.meter()).await?;
+        let mut inst = self.instantiate(&plugin, None, Box::new(()), &self.budgets(&plugin)).await?;
         let r = parse_in(&mut inst, uri).await?;
         Ok(ParsedUri {
             uri: r.uri,
@@ -309,7 +313,7 @@ impl Host {
         let started = Instant::now();
         let plugin = self.plugin_for(uri).await?;
         let t = Instant::now();
-        let mut probe = self.instantiate(&plugin, None, Box::new(()), &self.meter()).await?;
+        let mut probe = self.instantiate(&plugin, None, Box::new(()), &self.budgets(&plugin)).await?;
         let parsed = parse_in(&mut probe, uri).await?;
         accept(&parsed)?;
         let lock = PackageLock::acquire(dest)?;
@@ -344,11 +348,11 @@ impl Host {
         let target = format!("{GUEST_STAGING}/tree");
         let scratch = format!("{GUEST_STAGING}/scratch");
         let parts = if Sandbox::has_parts(&plugin.component) { self.unpack_parts } else { 1 };
-        let meter = self.meter();
+        let budgets = self.budgets(&plugin);
         let (stats, split, instantiate_ms) = if parts > 1 {
             let mut instances = Vec::with_capacity(parts as usize);
             for sink in crate::parts::sinks(progress, parts as usize) {
-                instances.push(self.instantiate(&plugin, Some(staging.root()), sink, &meter).await?);
+                instances.push(self.instantiate(&plugin, Some(staging.root()), sink, &budgets).await?);
             }
             let instantiate_ms = t.elapsed().as_millis() as u64;
             let mut scratches = Vec::with_capacity(parts as usize);
@@ -361,7 +365,7 @@ impl Host {
             let merged = crate::parts::run(instances, call, scratches, staging.root().to_path_buf()).await?;
             (merged.stats, merged.split, instantiate_ms)
         } else {
-            let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &meter).await?;
+            let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &budgets).await?;
             let instantiate_ms = t.elapsed().as_millis() as u64;
             let result = inst
                 .run("download-and-unpack", async |b, s| {
@@ -415,7 +419,7 @@ impl Host {
             });
         }
         let staging = lock.stage()?;
-        let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &self.meter()).await?;
+        let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &self.budgets(&plugin)).await?;
         let instantiate_ms = t.elapsed().as_millis() as u64;
         let limits = types::Limits::from(self.config.limits.plugin());
         let guest_file = format!("{GUEST_STAGING}/scratch/object");
@@ -452,7 +456,6 @@ impl Host {
     }
 }
 
-/// A fetching command after [`Host::begin`].
 /// The plugin for one URI, with what it is granted: decided once per call, used by every
 /// instance of it.
 struct Loaded {
@@ -462,6 +465,13 @@ struct Loaded {
     load_ms: u64,
 }
 
+/// The write meter and the output budget of one call.
+struct CallBudgets {
+    meter: Arc<WriteMeter>,
+    output: Arc<OutputBudget>,
+}
+
+/// A fetching command after [`Host::begin`].
 struct Begun {
     started: Instant,
     instantiate_started: Instant,

@@ -77,10 +77,10 @@ fn python_packages(dist: &std::path::Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&data);
     copy_tree(&dist.join("share"), &data.join("data/share"))?;
     // Bytecode an earlier test run left beside the sources would be packed too.
-    for e in walk_dirs(&py.join("src")) {
-        if e.file_name().is_some_and(|n| n == "__pycache__") {
-            std::fs::remove_dir_all(&e)?;
-        }
+    let bytecode: std::collections::BTreeSet<PathBuf> =
+        walk(&py.join("src")).into_iter().filter_map(|f| f.parent().filter(|d| d.ends_with("__pycache__")).map(PathBuf::from)).collect();
+    for dir in bytecode {
+        std::fs::remove_dir_all(&dir)?;
     }
     let python = prereq::venv_python()?;
     for what in [&["build", "--release"][..], &["sdist"][..]] {
@@ -92,19 +92,6 @@ fn python_packages(dist: &std::path::Path) -> Result<()> {
             .arg(dist.join("python")))?;
     }
     Ok(())
-}
-
-fn walk_dirs(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                out.extend(walk_dirs(&e.path()));
-                out.push(e.path());
-            }
-        }
-    }
-    out
 }
 
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {

@@ -334,12 +334,13 @@ impl Instance {
     /// A plugin's own error, its text escaped and capped by `[output]`.
     pub fn scheme_error(&self, e: types::SchemeError) -> HostError {
         let out = &self.store.data().output;
-        let types::SchemeError { kind, message, store_code, request_id, http_status } = e;
-        let mut h = HostError::from(types::SchemeError { kind, message: String::new(), store_code: None, request_id: None, http_status });
-        h.message = out.error_text(&message);
-        h.store_code = store_code.map(|s| out.error_text(&s));
-        h.request_id = request_id.map(|s| out.error_text(&s));
-        h
+        HostError {
+            kind: e.kind.into(),
+            message: out.error_text(&e.message),
+            store_code: e.store_code.map(|s| out.error_text(&s)),
+            request_id: e.request_id.map(|s| out.error_text(&s)),
+            http_status: e.http_status,
+        }
     }
 
     /// Plugin text shown to the operator (a URI's display form), escaped and capped.
