@@ -7,6 +7,7 @@ use std::process::Command;
 
 const PLUGINS: &[(&str, &str)] = &[
     ("obs-plugin", "OBS_PLUGIN_WASM"),
+    ("s3-plugin", "S3_PLUGIN_WASM"),
     ("fixture-plugin", "FIXTURE_PLUGIN_WASM"),
     ("hostile-plugin", "HOSTILE_PLUGIN_WASM"),
     ("future-plugin", "FUTURE_PLUGIN_WASM"),

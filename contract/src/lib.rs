@@ -11,7 +11,7 @@ pub mod text;
 
 pub use error::ErrorKind;
 pub use format::PackageFormat;
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_THROTTLE_BUDGET_SECS};
 
 /// Which half of a call a progress report is about (WIT `phase`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

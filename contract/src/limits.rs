@@ -1,6 +1,12 @@
 //! WIT `limits`: what a plugin is asked to enforce while it streams (the host enforces the
 //! same ones itself on what the plugin writes), with the defaults both sides use.
 
+/// How long one download may wait in total on a store that answers "slow down", unless the
+/// operator says otherwise (`limits.throttle-budget-secs`, handed over by
+/// `host.throttle-budget-ms`): half of Ray's runtime_env setup timeout (600 s), so the job
+/// fails with the store's code before Ray gives up on it without one.
+pub const DEFAULT_THROTTLE_BUDGET_SECS: u64 = 300;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_download_bytes: u64,

@@ -39,7 +39,7 @@ pub use with_parts::exports::scheme_host::storage_scheme::parts as parts_api;
 /// The contract this host implements. Plugins must export `plugin` at a semver-compatible
 /// version of this package.
 pub const CONTRACT_PACKAGE: &str = "scheme-host:storage-scheme";
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 
 /// The contract's types (`scheme-contract`) from and to their generated twins: the only
 /// place the host converts them.

@@ -159,6 +159,9 @@ pub struct Limits {
     pub between_bytes_timeout_secs: u64,
     /// Cap on the size of one response's header section.
     pub max_header_bytes: u64,
+    /// Total wait one download may spend on a store that answers "slow down" (plugins of
+    /// contract 0.1.2 on); 0 fails at the first throttled answer.
+    pub throttle_budget_secs: u64,
 }
 
 impl Default for Limits {
@@ -170,6 +173,7 @@ impl Default for Limits {
             first_byte_timeout_secs: 60,
             between_bytes_timeout_secs: 60,
             max_header_bytes: 64 << 10,
+            throttle_budget_secs: scheme_contract::DEFAULT_THROTTLE_BUDGET_SECS,
         })
     }
 }

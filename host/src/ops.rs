@@ -9,6 +9,7 @@ use crate::registry::{BrokenPlugin, CacheStatus, PluginEntry, Registry};
 use crate::sandbox::grant::{self, ApprovalState, Grants, HostEnv, NeedsApproval};
 use crate::sandbox::bounded::OutputBudget;
 use crate::sandbox::meter::WriteMeter;
+use crate::sandbox::throttle::Throttle;
 use crate::sandbox::{Grant, Instance, ProgressSink, Sandbox, GUEST_STAGING};
 use std::sync::Arc;
 use serde::Serialize;
@@ -55,7 +56,11 @@ pub struct UnpackOutcome {
     pub directories: u64,
     pub bytes_downloaded: u64,
     pub bytes_written: u64,
+    /// Failed requests that were tried again (throttled answers not included).
     pub retries: u32,
+    /// Answers in which the store asked to slow down, and the time spent waiting on them.
+    pub throttled: u32,
+    pub throttle_wait_ms: u64,
     pub verified: Option<String>,
     /// Plugin instances that unpacked the package together (see `parts`).
     pub parts: u32,
@@ -73,6 +78,8 @@ pub struct DownloadOutcome {
     pub reused: bool,
     pub bytes_downloaded: u64,
     pub retries: u32,
+    pub throttled: u32,
+    pub throttle_wait_ms: u64,
     pub verified: Option<String>,
     pub timings_ms: Timings,
     pub plugin: PluginReport,
@@ -280,6 +287,7 @@ impl Host {
             progress,
             meter: budgets.meter.clone(),
             output: budgets.output.clone(),
+            throttle: budgets.throttle.clone(),
         };
         self.sandbox.instantiate(&plugin.component, grant).await
     }
@@ -289,6 +297,7 @@ impl Host {
         CallBudgets {
             meter: Arc::new(WriteMeter::new(&self.config.limits)),
             output: Arc::new(OutputBudget::new(&self.config.output, &plugin.entry.manifest.name)),
+            throttle: Arc::default(),
         }
     }
 
@@ -337,7 +346,7 @@ impl Host {
         if lock.dest_exists() && !overwrite {
             return Ok(UnpackOutcome {
                 uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
-                entries: 0, files: 0, directories: 0, bytes_downloaded: 0, bytes_written: 0, retries: 0, verified: None,
+                entries: 0, files: 0, directories: 0, bytes_downloaded: 0, bytes_written: 0, retries: 0, throttled: 0, throttle_wait_ms: 0, verified: None,
                 parts: 0, split: false,
                 timings_ms: Timings { load_ms, total_ms: started.elapsed().as_millis() as u64, ..Default::default() },
                 plugin: report,
@@ -381,6 +390,7 @@ impl Host {
         lock.publish(&staging.publish_root()?, overwrite)?;
         staging.finish();
         let publish_ms = t.elapsed().as_millis() as u64;
+        let throttle = budgets.throttle.report();
         Ok(UnpackOutcome {
             uri: uri.into(),
             path: lock.dest().into(),
@@ -392,6 +402,8 @@ impl Host {
             bytes_downloaded: stats.download.bytes_downloaded,
             bytes_written: stats.bytes_written,
             retries: stats.download.retries,
+            throttled: throttle.throttled,
+            throttle_wait_ms: throttle.waited.as_millis() as u64,
             verified: stats.download.verified,
             parts,
             split,
@@ -413,13 +425,14 @@ impl Host {
         if lock.dest_exists() && !overwrite {
             return Ok(DownloadOutcome {
                 uri: uri.into(), path: lock.dest().into(), package_name: parsed.package_name, reused: true,
-                bytes_downloaded: 0, retries: 0, verified: None,
+                bytes_downloaded: 0, retries: 0, throttled: 0, throttle_wait_ms: 0, verified: None,
                 timings_ms: Timings { load_ms, total_ms: started.elapsed().as_millis() as u64, ..Default::default() },
                 plugin: report,
             });
         }
         let staging = lock.stage()?;
-        let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &self.budgets(&plugin)).await?;
+        let budgets = self.budgets(&plugin);
+        let mut inst = self.instantiate(&plugin, Some(staging.root()), progress, &budgets).await?;
         let instantiate_ms = t.elapsed().as_millis() as u64;
         let limits = types::Limits::from(self.config.limits.plugin());
         let guest_file = format!("{GUEST_STAGING}/scratch/object");
@@ -435,6 +448,7 @@ impl Host {
         }
         lock.publish(&object, overwrite)?;
         staging.finish();
+        let throttle = budgets.throttle.report();
         Ok(DownloadOutcome {
             uri: uri.into(),
             path: lock.dest().into(),
@@ -442,6 +456,8 @@ impl Host {
             reused: false,
             bytes_downloaded: stats.bytes_downloaded,
             retries: stats.retries,
+            throttled: throttle.throttled,
+            throttle_wait_ms: throttle.waited.as_millis() as u64,
             verified: stats.verified,
             timings_ms: Timings {
                 load_ms,
@@ -469,6 +485,7 @@ struct Loaded {
 struct CallBudgets {
     meter: Arc<WriteMeter>,
     output: Arc<OutputBudget>,
+    throttle: Arc<Throttle>,
 }
 
 /// A fetching command after [`Host::begin`].

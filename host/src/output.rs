@@ -3,6 +3,7 @@
 
 use crate::bindings::types::Phase;
 use crate::error::HostError;
+use crate::sandbox::throttle::ThrottleReport;
 use crate::sandbox::ProgressSink;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -31,6 +32,8 @@ pub struct BarProgress {
     download_total: Option<u64>,
     written: u64,
     entries: u64,
+    /// Shown until the next report: the plugin is waiting on a throttling store.
+    throttled: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -43,7 +46,7 @@ impl BarProgress {
     pub fn new() -> BarProgress {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
         bar.enable_steady_tick(Duration::from_millis(200));
-        BarProgress { bar, mode: None, downloaded: 0, download_total: None, written: 0, entries: 0 }
+        BarProgress { bar, mode: None, downloaded: 0, download_total: None, written: 0, entries: 0, throttled: None }
     }
 
     fn switch(&mut self, mode: BarMode) {
@@ -68,7 +71,20 @@ impl Default for BarProgress {
 }
 
 impl ProgressSink for BarProgress {
+    fn throttled(&mut self, wait: Duration, so_far: ThrottleReport) {
+        let msg = format!(
+            "the store is throttling: waiting {:.1} s before asking again ({} slow-down answers so far)",
+            wait.as_secs_f64(),
+            so_far.throttled
+        );
+        self.bar.set_message(msg.clone());
+        self.throttled = Some(msg);
+    }
+
     fn report(&mut self, phase: Phase, done: u64, total: Option<u64>, entries: u64) {
+        if self.throttled.take().is_some() {
+            self.bar.set_message("");
+        }
         match phase {
             Phase::Download => (self.downloaded, self.download_total) = (done, total),
             Phase::Unpack => (self.written, self.entries) = (done, entries),

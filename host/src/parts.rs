@@ -46,6 +46,10 @@ struct PartSink {
 }
 
 impl ProgressSink for PartSink {
+    fn throttled(&mut self, wait: std::time::Duration, so_far: crate::sandbox::throttle::ThrottleReport) {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner()).inner.throttled(wait, so_far);
+    }
+
     fn report(&mut self, phase: types::Phase, done: u64, total: Option<u64>, entries: u64) {
         let mut s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         let p = &mut s.parts[self.index];

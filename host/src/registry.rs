@@ -165,7 +165,7 @@ impl<'a> Registry<'a> {
         let limits = crate::config::Limits::default();
         let meter = std::sync::Arc::new(crate::sandbox::meter::WriteMeter::new(&limits));
         let output = std::sync::Arc::new(crate::sandbox::bounded::OutputBudget::new(&crate::config::OutputLimits::default(), &name));
-        let grant = Grant { grants: None, name: &name, staging: None, limits: &limits, progress: Box::new(()), meter, output };
+        let grant = Grant { grants: None, name: &name, staging: None, limits: &limits, progress: Box::new(()), meter, output, throttle: Default::default() };
         let mut instance = self.sandbox.instantiate(component, grant).await?;
         let info = instance.run("info", async |b, s| b.scheme_host_storage_scheme_plugin().call_info(s).await).await?;
         PluginManifest::from_wit(info, contract_version)

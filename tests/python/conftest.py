@@ -30,13 +30,14 @@ def plugin_dir():
 
 
 class Server:
-    def __init__(self, binary, creds):
-        args = [binary, "--listen", "127.0.0.1:0", "--crc64"]
+    def __init__(self, binary, creds, extra_args=()):
+        args = [binary, "--listen", "127.0.0.1:0", "--crc64", *extra_args]
         for c in creds:
             args += ["--cred", c]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True)
         ready = json.loads(self.proc.stdout.readline())
         self.endpoint = ready["endpoint"]
+        self.port = ready["port"]
 
     def stop(self):
         self.proc.terminate()
@@ -47,8 +48,8 @@ class Server:
 def obs_server():
     servers = []
 
-    def start(*creds):
-        s = Server(_binary("OBS_SERVER_BIN"), creds)
+    def start(*creds, args=()):
+        s = Server(_binary("OBS_SERVER_BIN"), creds, args)
         servers.append(s)
         return s
 

@@ -12,13 +12,14 @@ def entrypoint(py_modules_field: str, extra_uris: List[str], pin: str = "node2")
 
 
 def package_dir(uri: str) -> str:
-    """Ray's (and scheme-host's) directory name for a remote package."""
+    """The plugin fields' directory name for a package, on every Ray release (Ray's own rule
+    since 2.57; the literal URIs follow the installed Ray's rule: `Stack.rays_package_dir`)."""
     return f"obs_{hashlib.sha1(uri.encode()).hexdigest()}"
 
 
-def assert_sees_everything(stack, result: dict, working_dir_kind: str, app_uri: str) -> None:
+def assert_sees_everything(stack, result: dict, working_dir_kind: str, app_dir: str) -> None:
     """The driver (head node), a task and an actor (second node) all run inside the unpacked
-    working directory and import every module, each node from its own copy."""
+    working directory, named `app_dir`, and import every module, each node from its own copy."""
     token = stack.token
     for where in ("driver", "task", "actor"):
         snap = result[where]
@@ -30,7 +31,7 @@ def assert_sees_everything(stack, result: dict, working_dir_kind: str, app_uri: 
     assert result["driver"]["node"] == stack.head.node_id
     assert result["task"]["node"] == stack.node2.node_id
     assert result["actor"]["node"] == stack.node2.node_id
-    suffix = os.path.join("runtime_resources", working_dir_kind, package_dir(app_uri))
+    suffix = os.path.join("runtime_resources", working_dir_kind, app_dir)
     for where, node in (("driver", stack.head), ("task", stack.node2), ("actor", stack.node2)):
         cwd = os.path.realpath(result[where]["cwd"])
         assert cwd.startswith(os.path.realpath(node.temp_dir) + os.sep), (where, cwd, node.temp_dir)

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import packages  # noqa: E402
 import stack as stack_mod  # noqa: E402
 
-RAY_VERSION = "2.60.0"
+# The releases this suite is meant for; `cargo xtask test` runs it on each, in its own venv.
+RAY_VERSIONS_FILE = stack_mod.REPO / "requirements" / "ray-versions.txt"
 # Modules run in this order: the last one adds a node without the integration.
 MODULE_ORDER = ["test_plugin_fields", "test_literal_uris", "test_no_secrets", "test_node_without_integration"]
 
@@ -52,9 +53,27 @@ def pytest_configure(config):
     try:
         import ray
     except ImportError:
-        raise pytest.UsageError(f"Ray is not installed in {sys.executable}: pip install -r tests/ray/requirements.txt")
-    if ray.__version__ != RAY_VERSION:
-        raise pytest.UsageError(f"these tests pin Ray {RAY_VERSION}; {sys.executable} has Ray {ray.__version__}")
+        raise pytest.UsageError(
+            f"Ray is not installed in {sys.executable}: pip install 'ray[default]==<a release of {RAY_VERSIONS_FILE}>' "
+            "-r tests/ray/requirements.txt (cargo xtask test makes one venv per release)"
+        )
+    listed = ray_versions()
+    if ray.__version__ not in listed:
+        raise pytest.UsageError(
+            f"these tests run on the Ray releases of {RAY_VERSIONS_FILE} ({', '.join(listed)}); "
+            f"{sys.executable} has Ray {ray.__version__}"
+        )
+
+
+def ray_versions():
+    lines = (line.split("#", 1)[0].strip() for line in RAY_VERSIONS_FILE.read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def pytest_report_header(config):
+    import ray
+
+    return f"Ray {ray.__version__} in {sys.executable}"
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -30,6 +30,12 @@ PLUGINS_ENV_VALUE = (
     '{"class":"ray_scheme_host.runtime_env_plugin.SchemePyModulesPlugin"}]'
 )
 JOB_TIMEOUT_S = 240
+# Ray's own directory name for a remote package, asked of the installed release.
+RAYS_PACKAGE_DIR = (
+    "import sys\n"
+    "from ray._private.runtime_env import packaging\n"
+    "print(packaging.get_local_dir_from_uri(sys.argv[1], '/base').name)\n"
+)
 
 
 @dataclass
@@ -76,6 +82,11 @@ class Stack:
             time.sleep(0.5)
         client.stop_job(submission_id)
         raise AssertionError(f"job {submission_id} did not finish in {timeout_s} s; logs:\n{client.get_job_logs(submission_id)[-4000:]}")
+
+    def rays_package_dir(self, uri: str) -> str:
+        """The directory this Ray release unpacks a remote package into (hashed since 2.57,
+        a readable name before), from Ray's own function in an interpreter with the shim."""
+        return self.run_client_script(RAYS_PACKAGE_DIR, uri).strip().splitlines()[-1]
 
     def run_client_script(self, code: str, *args: str, timeout: float = 120) -> str:
         """Runs `code` in a fresh interpreter, as a user's own script would (so the literal-URI

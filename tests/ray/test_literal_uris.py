@@ -4,11 +4,12 @@
 import json
 import re
 import subprocess
+import sys
 import uuid
 
 import harness
 from checks import assert_sees_everything, assert_store_error, entrypoint
-from conftest import result_of
+from conftest import ray_versions, result_of
 
 WD = "working_dir_files"
 
@@ -56,7 +57,9 @@ def test_python_client_job_runs_in_obs_working_dir_on_both_nodes(stack):
     assert out.strip() == sid
     info, logs = stack.wait(sid)
     assert info.status == "SUCCEEDED", f"{info.message}\n{logs[-4000:]}"
-    assert_sees_everything(stack, result_of(logs), WD, stack.uri("jobs/app.zip"))
+    # The directory is the installed Ray's own name for the package (hashed since 2.57,
+    # readable before), so Ray's cache and cleanup find it.
+    assert_sees_everything(stack, result_of(logs), WD, stack.rays_package_dir(stack.uri("jobs/app.zip")))
     app = stack.uri("jobs/app.zip")
     assert len(stack.host_calls(app, under=f"{stack.head.temp_dir}/")) >= 1
     assert len(stack.host_calls(app, under=f"{stack.node2.temp_dir}/")) >= 1
@@ -74,7 +77,7 @@ def test_rest_api_second_job_reuses_the_cached_package(stack):
     assert reply["submission_id"] == sid
     info, logs = stack.wait(sid)
     assert info.status == "SUCCEEDED", f"{info.message}\n{logs[-4000:]}"
-    assert_sees_everything(stack, result_of(logs), WD, app)
+    assert_sees_everything(stack, result_of(logs), WD, stack.rays_package_dir(app))
     assert len(stack.host_calls(app, under=f"/{WD}/")) == before
 
 
@@ -117,3 +120,20 @@ def test_ray_init_driver_with_obs_runtime_env(stack):
             f"mymod-{stack.token}",
             f"wheelmod-{stack.token}",
         )
+
+
+def test_status_names_this_rays_patch_points(stack):
+    import ray
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ray_scheme_host", "status", "--json"], env=stack.env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["ray_version"] == ray.__version__ in ray_versions()
+    assert report["ray_support"]["tested"] is True
+    lit = report["literal_uris"]
+    assert lit["enabled"] and lit["refused"] is None
+    # Where this release keeps Ray's Protocol enum: moved in 2.57.
+    expected = "ray._common.runtime_env_uri" if tuple(map(int, ray.__version__.split(".")[:2])) >= (2, 57) else "ray._private.runtime_env.protocol"
+    assert lit["layout"]["protocol_module"] == expected

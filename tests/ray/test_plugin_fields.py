@@ -2,7 +2,7 @@
 
 import uuid
 
-from checks import assert_sees_everything, assert_store_error, entrypoint
+from checks import assert_sees_everything, assert_store_error, entrypoint, package_dir
 from conftest import result_of
 
 WD = "scheme_working_dir_files"
@@ -28,7 +28,7 @@ def test_job_runs_in_obs_working_dir_with_obs_modules_on_both_nodes(stack):
     sid = submit(stack, plugin_env(stack), [stack.uri("libs/extra.zip")])
     info, logs = stack.wait(sid)
     assert info.status == "SUCCEEDED", f"{info.message}\n{logs[-4000:]}"
-    assert_sees_everything(stack, result_of(logs), WD, stack.uri("jobs/app.zip"))
+    assert_sees_everything(stack, result_of(logs), WD, package_dir(stack.uri("jobs/app.zip")))
     # Each node fetched the package itself, through scheme-host.
     app = stack.uri("jobs/app.zip")
     assert len(stack.host_calls(app, under=f"{stack.head.temp_dir}/")) == 1
@@ -44,7 +44,7 @@ def test_second_job_reuses_the_cached_packages(stack):
     sid = submit(stack, plugin_env(stack), [stack.uri("libs/extra.zip")])
     info, logs = stack.wait(sid)
     assert info.status == "SUCCEEDED", f"{info.message}\n{logs[-4000:]}"
-    assert_sees_everything(stack, result_of(logs), WD, stack.uri("jobs/app.zip"))
+    assert_sees_everything(stack, result_of(logs), WD, package_dir(stack.uri("jobs/app.zip")))
     after = {uri: len(stack.host_calls(uri, under=WD)) + len(stack.host_calls(uri, under="scheme_py_modules_files")) for uri in watched}
     assert after == before
 

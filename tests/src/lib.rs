@@ -17,6 +17,7 @@ use tempfile::TempDir;
 /// Paths of the plugins `build.rs` compiled for this test build.
 pub mod wasm {
     pub const OBS: &str = env!("OBS_PLUGIN_WASM");
+    pub const S3: &str = env!("S3_PLUGIN_WASM");
     pub const FIXTURE: &str = env!("FIXTURE_PLUGIN_WASM");
     pub const HOSTILE: &str = env!("HOSTILE_PLUGIN_WASM");
     pub const FUTURE: &str = env!("FUTURE_PLUGIN_WASM");

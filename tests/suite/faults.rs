@@ -165,8 +165,8 @@ fn cases() -> Vec<FaultCase> {
             c.fault(&key, Fault::SlowDown { retry_after_secs: None }, Some(1));
             let (_, v, _, parent) = c.unpack(&c.e, &key, n);
             survived(&v, &parent)?;
-            ensure!(v["retries"] == 1 && c.gets(&key).len() == 2, "{v}");
-            Ok("survived: 1 retry".into())
+            ensure!(v["retries"] == 0 && v["throttled"] == 1 && c.gets(&key).len() == 2, "{v}");
+            Ok("survived: 1 throttled answer, waited on".into())
         }},
         FaultCase { name: "retry-after", fault: "503 SlowDown with Retry-After: 2, once", check: |c, n| {
             let key = c.put(n);

@@ -9,7 +9,9 @@ mod grants;
 mod plugins;
 mod secrets;
 mod obs;
+mod s3;
 mod sandbox;
+mod throttling;
 mod tls;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_scheme-host");

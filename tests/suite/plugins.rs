@@ -14,7 +14,7 @@ fn discovers_plugins_by_declared_scheme() {
     // Plugins are listed in file-name order; the name of the file does not matter.
     assert_eq!(schemes, ["hostile", "fixture"]);
     let fixture = plugins.iter().find(|p| p["name"] == "fixture").unwrap();
-    assert_eq!(fixture["contract_version"], "0.1.1");
+    assert_eq!(fixture["contract_version"], "0.1.2");
     assert!(fixture["path"].as_str().unwrap().ends_with("whatever-name.wasm"));
 }
 
@@ -114,7 +114,7 @@ fn incompatible_and_invalid_plugins_are_refused_clearly() {
     assert_eq!(broken.len(), 2);
     let future = broken.iter().find(|b| b["path"].as_str().unwrap().ends_with("future.wasm")).unwrap();
     let msg = future["error"].as_str().unwrap();
-    assert!(msg.contains("scheme-host:storage-scheme@0.2.0") && msg.contains("0.1.1"), "{msg}");
+    assert!(msg.contains("scheme-host:storage-scheme@0.2.0") && msg.contains("0.1.2"), "{msg}");
     let junk = broken.iter().find(|b| b["path"].as_str().unwrap().ends_with("junk.wasm")).unwrap();
     assert!(junk["error"].as_str().unwrap().contains("not a valid WebAssembly component"), "{junk:#}");
     // The good plugin keeps working beside the broken ones.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]
+//!                   [--burst 8,32,64 | --no-burst]
 //! ```
 //! `--quick` is two runs without Ray's own function (its reproduction still runs);
 //! `--tools` keeps only the named rows (ids below), e.g. while tuning one of them.
@@ -28,7 +29,11 @@
 //! - `native-local`: the plugin's extractor natively on the local zip (no download).
 //! - limits: `curl` to /dev/null (curl's own total time), one-core inflate in memory, and
 //!   writing the same tree without inflating (both timed inside `native-unpack`).
+//!
+//! Then the burst table (`burst.rs`): N scheme-host processes at once against a second
+//! server that throttles past a fixed rate, as at a cluster start.
 
+mod burst;
 mod corpus;
 mod measure;
 mod report;
@@ -56,6 +61,8 @@ struct Options {
     tools: Option<Vec<String>>,
     /// Another scheme-host binary timed beside this one (`--baseline`), one instance.
     baseline: Option<PathBuf>,
+    /// Node counts of the burst table; empty with `--no-burst`.
+    burst: Vec<usize>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -67,6 +74,7 @@ fn parse(args: &[String]) -> Result<Options> {
         out: PathBuf::from("/dev/shm/scheme-host-bench"),
         tools: None,
         baseline: None,
+        burst: burst::DEFAULT_SIZES.to_vec(),
     };
     let mut runs = None;
     let mut it = args.iter();
@@ -79,6 +87,10 @@ fn parse(args: &[String]) -> Result<Options> {
             "--no-build" => o.build = false,
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--baseline" => o.baseline = Some(PathBuf::from(value("--baseline")?)),
+            "--no-burst" => o.burst.clear(),
+            "--burst" => {
+                o.burst = value("--burst")?.split(',').map(|n| n.trim().parse::<usize>().ok().filter(|&n| n > 0)).collect::<Option<_>>().context("--burst takes node counts, e.g. 8,32,64")?;
+            }
             "--tools" => {
                 let ids: Vec<String> = value("--tools")?.split(',').map(|t| t.trim().to_string()).collect();
                 if let Some(bad) = ids.iter().find(|id| !TOOLS.iter().any(|t| t.id == id.as_str())) {
@@ -86,7 +98,7 @@ fn parse(args: &[String]) -> Result<Options> {
                 }
                 o.tools = Some(ids);
             }
-            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
+            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN] [--burst 8,32,64 | --no-burst]"),
         }
     }
     o.runs = runs.unwrap_or(if o.quick { 2 } else { 5 }).max(1);
@@ -135,6 +147,7 @@ pub struct Record {
     pub extra: serde_json::Value,
 }
 
+#[derive(Clone)]
 pub struct Setup {
     pub endpoint: String,
     python: Option<PathBuf>,
@@ -220,11 +233,26 @@ pub fn run(args: &[String]) -> Result<()> {
                 }
             }
         }
+        let burst = if opts.burst.is_empty() {
+            None
+        } else if !setup.curl {
+            eprintln!("bench: skipping the burst table: it reads the server's counts with curl, which is not installed");
+            None
+        } else {
+            let t = corpus::ensure(&target.join("bench-corpora"), "T")?;
+            Some((burst::run(&setup, &target.join("release/obs-server"), &t, &opts.burst, &opts.out)?, t))
+        };
         let machine = report::machine();
-        let doc = report::build(&corpora, &results, opts.runs, &opts.out, machine);
+        let mut doc = report::build(&corpora, &results, opts.runs, &opts.out, machine);
+        if let Some((rounds, _)) = &burst {
+            doc["burst"] = burst::to_json(rounds);
+        }
         std::fs::create_dir_all(&bench_dir)?;
         std::fs::write(bench_dir.join("results.json"), serde_json::to_vec_pretty(&doc)?)?;
-        let md = report::markdown(&doc);
+        let mut md = report::markdown(&doc);
+        if let Some((rounds, t)) = &burst {
+            md.push_str(&burst::markdown(rounds, t));
+        }
         std::fs::write(bench_dir.join("results.md"), &md)?;
         println!("{md}");
         println!("written: {} and {}", bench_dir.join("results.json").display(), bench_dir.join("results.md").display());
@@ -262,8 +290,12 @@ fn print_skips(s: &Setup) {
 }
 
 fn start_server(bin: &Path, corpora: &[Corpus]) -> Result<Child> {
+    start_server_with(bin, corpora, &[])
+}
+
+fn start_server_with(bin: &Path, corpora: &[Corpus], extra: &[&str]) -> Result<Child> {
     let mut cmd = Command::new(bin);
-    cmd.args(["--listen", "127.0.0.1:0", "--cred", &format!("{AK}:{SK}"), "--public-bucket", BUCKET]);
+    cmd.args(["--listen", "127.0.0.1:0", "--cred", &format!("{AK}:{SK}"), "--public-bucket", BUCKET]).args(extra);
     for c in corpora {
         cmd.arg("--put").arg(format!("{BUCKET}/{}.zip={}", c.id, c.zip.display()));
     }
@@ -319,6 +351,10 @@ fn scheme_host(s: &Setup, c: &Corpus, dest: &Path, parts: Option<&str>) -> Resul
 }
 
 fn scheme_host_bin(s: &Setup, bin: &Path, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
+    measure::run(&mut scheme_host_command(s, bin, c, dest, parts))
+}
+
+fn scheme_host_command(s: &Setup, bin: &Path, c: &Corpus, dest: &Path, parts: Option<&str>) -> Command {
     let mut cmd = Command::new(bin);
     cmd.args(["download-and-unpack", &uri(c)]).arg(dest).arg("--json");
     if let Some(n) = parts {
@@ -331,7 +367,7 @@ fn scheme_host_bin(s: &Setup, bin: &Path, c: &Corpus, dest: &Path, parts: Option
     if let Ok(log) = std::env::var("RUST_LOG") {
         cmd.env("RUST_LOG", log);
     }
-    measure::run(&mut cmd)
+    cmd
 }
 
 fn work_ms(sample: &Sample) -> Result<(f64, serde_json::Value)> {

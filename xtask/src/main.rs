@@ -9,6 +9,7 @@ mod bench;
 mod demo;
 mod build;
 mod prereq;
+mod ray_versions;
 mod util;
 
 use anyhow::{bail, Context, Result};
@@ -22,7 +23,7 @@ fn main() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
-        _ => bail!("usage: cargo xtask <dist|test|demo|bench> [options]\n  test --no-ray   skip the real-Ray end-to-end tests\n  demo --no-ray   stop after the CLI, without the Ray job\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
+        _ => bail!("usage: cargo xtask <dist|test|demo|bench> [options]\n  test --no-ray   skip the real-Ray end-to-end tests\n  test --ray X.Y.Z   run the Ray tests on that release of requirements/ray-versions.txt only\n  demo --no-ray   stop after the CLI, without the Ray job\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
     }
 }
 
@@ -36,7 +37,7 @@ pub fn dist() -> Result<PathBuf> {
 ///
 /// ```text
 /// dist/bin/scheme-host
-/// dist/share/scheme-host/plugins/obs.wasm      (the layout the binary looks for)
+/// dist/share/scheme-host/plugins/{obs,s3}.wasm (the layout the binary looks for)
 /// dist/share/scheme-host/approvals.toml
 /// dist/python/ray_scheme_host-<v>-py3-none-manylinux_<glibc>_<arch>.whl   (all of it, one pip install)
 /// dist/python/ray_scheme_host-<v>.tar.gz       (the same, built from source with cargo)
@@ -54,7 +55,9 @@ fn assemble_dist() -> Result<PathBuf> {
     // Symbols are a third of the binary; nodes don't need them. Best effort: binutils may
     // be missing, and an unstripped binary works the same.
     let _ = std::process::Command::new("strip").arg(dist.join("bin/scheme-host")).status();
-    std::fs::copy(util::wasm_plugin("obs-plugin"), share.join("plugins/obs.wasm"))?;
+    for (package, scheme) in SHIPPED_PLUGINS {
+        std::fs::copy(util::wasm_plugin(package), share.join(format!("plugins/{scheme}.wasm")))?;
+    }
     ship_approvals(&dist)?;
     python_packages(&dist)?;
     println!("dist ready: {}", dist.display());
@@ -108,15 +111,18 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Records, with the shipped binary itself, the approvals of the shipped plugins (the OBS
-/// plugin asks for the ECS metadata service, an IP address) beside the binary, where the
+/// The plugins `dist` ships: (cargo package, file name and scheme).
+const SHIPPED_PLUGINS: &[(&str, &str)] = &[("obs-plugin", "obs"), ("s3-plugin", "s3")];
+
+/// Records, with the shipped binary itself, the approvals of the shipped plugins (both ask
+/// for their cloud's instance metadata service, an IP address) beside the binary, where the
 /// host reads them: a node installed from `dist/` needs no operator step, and a plugin
 /// file that differs from the shipped one gets nothing beyond the defaults.
 fn ship_approvals(dist: &std::path::Path) -> Result<()> {
     let approvals = dist.join("share/scheme-host/approvals.toml");
     std::fs::create_dir_all(approvals.parent().unwrap())?;
     let cache = util::target_dir().join("dist-trust-cache");
-    for plugin in ["obs"] {
+    for (_, plugin) in SHIPPED_PLUGINS {
         let out = std::process::Command::new(dist.join("bin/scheme-host"))
             .arg("--plugin-dir")
             .arg(dist.join("share/scheme-host/plugins"))
@@ -149,43 +155,63 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
-/// Every test, in the order that fails fastest.
+/// Every test, in the order that fails fastest. The Ray package's unit tests and the real-Ray
+/// suite run once per release of requirements/ray-versions.txt, each in its own venv.
 fn test(args: &[String]) -> Result<()> {
-    let no_ray = args.iter().any(|a| a == "--no-ray");
+    let (no_ray, only_ray) = test_options(args)?;
     let ws = workspace();
+    let releases = if no_ray { Vec::new() } else { ray_versions::select(ray_versions::read(&ws)?, only_ray.as_deref())? };
     // Rust: unit tests of every crate, then the host's suite against the real binary.
     build::build_workspace()?;
     run(cargo().args(["test", "--release", "--workspace"]))?;
     let python = prereq::venv_python()?;
-    if !no_ray {
-        prereq::ensure_ray(&python)?;
-    }
-    let mut reqs = vec![ws.join("tests/python/requirements.txt")];
-    if !no_ray {
-        reqs.push(ws.join("tests/ray/requirements.txt"));
-    }
-    prereq::pip_install(&python, &reqs, true)?;
+    prereq::pip_install(&python, &[ws.join("tests/python/requirements.txt")], true)?;
     // The test build produced the host, the server and the plugins: package those exact
     // binaries rather than building again with another feature selection.
     let dist = assemble_dist()?;
     let target = util::target_dir();
-    let mut suites = vec!["tests/python"];
-    if !no_ray {
-        // The Ray package's unit tests import Ray too.
-        suites.extend(["host/python/tests", "tests/ray"]);
-    }
+    let pytest = |python: &std::path::Path, suite: &str| {
+        let mut cmd = std::process::Command::new(python);
+        cmd.current_dir(&ws).args(["-m", "pytest", "-x", "-q", suite]).env("OBS_SERVER_BIN", target.join("release/obs-server"));
+        cmd.env("SCHEME_HOST_BIN", dist.join("bin/scheme-host")).env("SCHEME_HOST_PLUGIN_DIR", dist.join("share/scheme-host/plugins"));
+        cmd
+    };
+    run(&mut pytest(&python, "tests/python"))?;
     let wheel = walk(&dist.join("python")).into_iter().find(|p| p.extension().is_some_and(|e| e == "whl")).context("dist/python holds no wheel")?;
-    for suite in suites {
-        let mut pytest = std::process::Command::new(&python);
-        pytest.current_dir(&ws).args(["-m", "pytest", "-x", "-q", suite]).env("OBS_SERVER_BIN", target.join("release/obs-server"));
-        if suite == "tests/ray" {
-            // The nodes run what the wheel installs, nothing else: as an operator's would.
-            pytest.env("SCHEME_HOST_WHEEL", &wheel).env_remove("SCHEME_HOST_BIN").env_remove("SCHEME_HOST_PLUGIN_DIR");
-        } else {
-            pytest.env("SCHEME_HOST_BIN", dist.join("bin/scheme-host")).env("SCHEME_HOST_PLUGIN_DIR", dist.join("share/scheme-host/plugins"));
-        }
-        run(&mut pytest)?;
+    let mut timings = Vec::new();
+    for release in &releases {
+        let ray_python = prereq::ray_venv(release)?;
+        let started = std::time::Instant::now();
+        eprintln!("xtask: Ray {}: the Ray package's unit tests and the real-Ray suite ({})", release.version, release.venv_dir_name());
+        // The package's unit tests import Ray: they check the shim against this release's modules.
+        run(&mut pytest(&ray_python, "host/python/tests"))?;
+        // The nodes run what the wheel installs, nothing else: as an operator's would.
+        let mut real = pytest(&ray_python, "tests/ray");
+        real.env("SCHEME_HOST_WHEEL", &wheel).env_remove("SCHEME_HOST_BIN").env_remove("SCHEME_HOST_PLUGIN_DIR");
+        run(&mut real)?;
+        timings.push(format!("Ray {} {:.0} s", release.version, started.elapsed().as_secs_f64()));
+    }
+    if !timings.is_empty() {
+        println!("Ray tests: {}", timings.join(", "));
     }
     println!("all tests passed");
     Ok(())
+}
+
+/// `--no-ray` and `--ray X.Y.Z`.
+fn test_options(args: &[String]) -> Result<(bool, Option<String>)> {
+    let mut no_ray = false;
+    let mut only = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--no-ray" => no_ray = true,
+            "--ray" => only = Some(rest.next().context("--ray needs a version, e.g. --ray 2.60.0")?.clone()),
+            other => bail!("unknown option {other:?} for cargo xtask test (--no-ray, --ray X.Y.Z)"),
+        }
+    }
+    if no_ray && only.is_some() {
+        bail!("--no-ray and --ray exclude each other");
+    }
+    Ok((no_ray, only))
 }

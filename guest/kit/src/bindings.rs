@@ -24,6 +24,28 @@ macro_rules! plugin_bindings {
             pub_export_macro: true,
         });
 
+        /// The retry loop's side effects inside the host: WASI's clock and random numbers,
+        /// and throttling waits told to the host with its budget read from it (0.1.2).
+        #[cfg(target_family = "wasm")]
+        #[derive(Debug, Default, Clone, Copy)]
+        pub struct HostSleeper;
+
+        #[cfg(target_family = "wasm")]
+        impl $crate::retry::Sleeper for HostSleeper {
+            fn sleep(&mut self, d: ::core::time::Duration) {
+                <$crate::retry::WasiSleeper as $crate::retry::Sleeper>::sleep(&mut $crate::retry::WasiSleeper, d)
+            }
+            fn random_u64(&mut self) -> u64 {
+                <$crate::retry::WasiSleeper as $crate::retry::Sleeper>::random_u64(&mut $crate::retry::WasiSleeper)
+            }
+            fn throttled(&mut self, d: ::core::time::Duration) {
+                scheme_host::storage_scheme::host::throttled(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            }
+            fn throttle_budget(&self) -> Option<::core::time::Duration> {
+                Some(::core::time::Duration::from_millis(scheme_host::storage_scheme::host::throttle_budget_ms()))
+            }
+        }
+
         impl From<$crate::ErrorKind> for scheme_host::storage_scheme::types::ErrorKind {
             fn from(k: $crate::ErrorKind) -> Self {
                 use $crate::ErrorKind as K;

@@ -1,13 +1,23 @@
 //! The plugin-side library every storage-scheme plugin builds on.
 //!
-//! Pure logic (errors, limits, archive validation and extraction, retry policy) compiles
-//! and is tested natively; only `wasi_http` touches WASI imports.
+//! Pure logic (errors, limits, archive validation and extraction, retry policy, the
+//! download engine and the operations of a bucket-and-key store) compiles and is tested
+//! natively; only `http::wasi` touches WASI imports. A store plugin adds its URI rules,
+//! credentials, endpoint, signing and error codes ([`ops::Remote`]).
 
 pub mod archive;
 mod bindings;
+pub mod encode;
+pub mod endpoint;
+pub mod env;
 pub mod error;
 pub mod http;
+pub mod ops;
 pub mod retry;
+pub mod settings;
+pub mod store_error;
+pub mod time;
+pub mod uri;
 
 pub use error::{Error, ErrorKind, Result};
 pub use scheme_contract::text;

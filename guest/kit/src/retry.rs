@@ -1,5 +1,11 @@
 //! Retry policy: capped exponential backoff with jitter, honouring `Retry-After`.
 //!
+//! Two budgets. A broken server (500, a cut connection) gets a few quick retries: more
+//! would only delay the error. A busy one (503 `SlowDown`, 429) is telling us to come back
+//! later, which at cluster start every node hears at once: it gets full-jitter backoff with
+//! a higher cap until a time budget is spent, so a burst of nodes spreads out instead of
+//! failing together.
+//!
 //! Pure arithmetic so the download state machine can be tested natively with a fake clock;
 //! the only side effects (sleeping, random numbers) go through [`Sleeper`].
 
@@ -23,7 +29,13 @@ pub struct RetryPolicy {
     /// An attempt that delivered at least this many body bytes resets the failure count:
     /// a long download over a flaky link should not die after a few unrelated hiccups.
     pub progress_resets_after: u64,
+    /// Total time one download may spend waiting on a throttling store.
+    pub throttle_budget: Duration,
+    /// Ceiling of the window the throttle delay is drawn from (full jitter: 0 to the window).
+    pub throttle_base: Duration,
+    pub throttle_cap: Duration,
 }
+
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -34,6 +46,9 @@ impl Default for RetryPolicy {
             cap: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
             progress_resets_after: 8 << 20,
+            throttle_budget: Duration::from_secs(scheme_contract::DEFAULT_THROTTLE_BUDGET_SECS),
+            throttle_base: Duration::from_millis(500),
+            throttle_cap: Duration::from_secs(20),
         }
     }
 }
@@ -76,6 +91,31 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// Decides after the `throttles`-th throttled answer of this download, having waited
+    /// `waited` on throttling so far. Full jitter (anywhere from zero to the window) spreads
+    /// a burst of clients best; `Retry-After` is a floor, and one past what is left of the
+    /// budget ends the download at once. A drawn wait past the budget is shortened to what is
+    /// left, so the last try still happens.
+    pub fn decide_throttled(&self, throttles: u32, waited: Duration, retry_after: Option<Duration>, random: u64) -> RetryDecision {
+        let Some(left) = self.throttle_budget.checked_sub(waited).filter(|d| !d.is_zero()) else {
+            return RetryDecision::GiveUp;
+        };
+        // Asked to come back after the budget ends: waiting would only delay the failure.
+        if retry_after.is_some_and(|ra| ra > left) {
+            return RetryDecision::GiveUp;
+        }
+        let exp = throttles.saturating_sub(1).min(30);
+        let window = self.throttle_base.saturating_mul(1u32 << exp).min(self.throttle_cap);
+        let window_ms = window.as_millis() as u64;
+        // A floor of a tenth of the base keeps a store that throttles forever (or a random
+        // source that keeps drawing zero) from turning this into a busy loop.
+        let jitter = Duration::from_millis(if window_ms == 0 { 0 } else { random % (window_ms + 1) }).max(self.throttle_base / 10);
+        let wait = retry_after.map_or(jitter, |ra| ra.max(jitter));
+        RetryDecision::After(wait.min(left))
+    }
+}
+
 /// Parses `Retry-After`: delta-seconds or an HTTP-date (relative to `now`). Garbage means
 /// no hint rather than an error: the header is advisory.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
@@ -92,6 +132,14 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 pub trait Sleeper {
     fn sleep(&mut self, d: Duration);
     fn random_u64(&mut self) -> u64;
+    /// Told before a wait of `d` because the store is throttling. In a plugin this reaches
+    /// the host (contract 0.1.2), which shows it and stops opening parallel requests.
+    fn throttled(&mut self, _d: Duration) {}
+    /// The operator's throttle budget, when the host says one (contract 0.1.2); otherwise
+    /// the policy's own.
+    fn throttle_budget(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Sleeps on the WASI monotonic clock and draws jitter from WASI random.
@@ -153,6 +201,43 @@ mod tests {
         assert_eq!(p.decide(1, 1, Some(Duration::from_secs(3)), 0), RetryDecision::After(Duration::from_secs(3)));
         assert_eq!(p.decide(1, 1, Some(Duration::ZERO), 0), RetryDecision::After(Duration::from_millis(100)));
         assert_eq!(p.decide(1, 1, Some(Duration::from_secs(3600)), 0), RetryDecision::GiveUp);
+    }
+
+    #[test]
+    fn throttling_waits_with_full_jitter_until_the_budget_is_spent() {
+        let p = RetryPolicy { throttle_budget: Duration::from_secs(60), ..RetryPolicy::default() };
+        let after = |d: RetryDecision| match d {
+            RetryDecision::After(d) => d,
+            RetryDecision::GiveUp => panic!("gave up"),
+        };
+        // The window doubles from 500 ms to the 20 s cap; the delay is anywhere inside it.
+        assert_eq!(after(p.decide_throttled(1, Duration::ZERO, None, 0)), Duration::from_millis(50));
+        assert_eq!(after(p.decide_throttled(1, Duration::ZERO, None, 500)), Duration::from_millis(500));
+        assert_eq!(after(p.decide_throttled(3, Duration::ZERO, None, 2000)), Duration::from_millis(2000));
+        assert_eq!(after(p.decide_throttled(3, Duration::ZERO, None, 2001)), Duration::from_millis(50));
+        assert_eq!(after(p.decide_throttled(40, Duration::ZERO, None, 20_000)), Duration::from_secs(20));
+        assert!(after(p.decide_throttled(40, Duration::ZERO, None, u64::MAX)) <= Duration::from_secs(20));
+        // Many throttles in a row are no reason to stop while time is left: unlike
+        // `decide`, there is no count.
+        assert!(matches!(p.decide_throttled(10_000, Duration::from_secs(59), None, 7), RetryDecision::After(_)));
+        // What is left of the budget bounds the last wait; a spent budget ends it.
+        assert_eq!(after(p.decide_throttled(40, Duration::from_secs(55), None, 20_000)), Duration::from_secs(5));
+        assert_eq!(p.decide_throttled(1, Duration::from_secs(60), None, 0), RetryDecision::GiveUp);
+        assert_eq!(p.decide_throttled(1, Duration::from_secs(61), None, 0), RetryDecision::GiveUp);
+    }
+
+    #[test]
+    fn throttling_honours_retry_after_within_the_budget() {
+        let p = RetryPolicy { throttle_budget: Duration::from_secs(60), ..RetryPolicy::default() };
+        assert_eq!(p.decide_throttled(1, Duration::ZERO, Some(Duration::from_secs(7)), 0), RetryDecision::After(Duration::from_secs(7)));
+        // Longer than `max_retry_after` is fine while the budget lasts; past it, waiting
+        // would only delay the failure.
+        let p = RetryPolicy { throttle_budget: Duration::from_secs(300), ..p };
+        assert_eq!(p.decide_throttled(1, Duration::ZERO, Some(Duration::from_secs(90)), 0), RetryDecision::After(Duration::from_secs(90)));
+        assert_eq!(p.decide_throttled(1, Duration::from_secs(250), Some(Duration::from_secs(90)), 0), RetryDecision::GiveUp);
+        assert_eq!(p.decide_throttled(1, Duration::ZERO, Some(Duration::from_secs(3600)), 0), RetryDecision::GiveUp);
+        // ...and the random part still applies when it is longer than the hint.
+        assert_eq!(p.decide_throttled(2, Duration::ZERO, Some(Duration::from_millis(1)), 900), RetryDecision::After(Duration::from_millis(900)));
     }
 
     #[test]

@@ -136,18 +136,6 @@ fn prepended_data_is_accepted() {
 }
 
 #[test]
-fn the_last_of_two_concatenated_archives_is_the_one_extracted() {
-    // `cat a.zip b.zip`: two end records. The parse that validates is the one that extracts,
-    // so whichever archive it picks is extracted whole and the other not at all.
-    let mut bytes = zip(&[Entry::stored("first.txt", b"1")]);
-    bytes.extend_from_slice(&zip(&[Entry::stored("second.txt", b"2")]));
-    let sb = Sandbox::new();
-    sb.unzip(&bytes, &Limits::default()).unwrap();
-    assert_eq!(sb.tree(), expect_tree(&[("second.txt", file(b"2"))]));
-    sb.assert_nothing_outside();
-}
-
-#[test]
 fn names_cp437_utf8_case_and_macos_junk() {
     let entries = [
         // No UTF-8 flag and not valid UTF-8: CP437, 0x82 is 'é'.

@@ -1,7 +1,7 @@
 //! Where requests go: the endpoint's scheme, host and port, and the addressing style.
 
+use scheme_plugin_kit::endpoint::{authority, EndpointUrl};
 use scheme_plugin_kit::http::Scheme;
-use scheme_plugin_kit::text::escape;
 use scheme_plugin_kit::{Error, ErrorKind, Result};
 
 use crate::credentials;
@@ -28,57 +28,19 @@ pub struct ObjectTarget {
     pub path: String,
 }
 
-fn config_error(m: String) -> Error {
-    Error::new(ErrorKind::InvalidUri, m)
-}
-
 impl Endpoint {
     /// Parses `[http://|https://]host[:port][/]`. `force_path_style` is `OBS_PATH_STYLE`.
     pub fn parse(raw: &str, force_path_style: bool) -> Result<Endpoint> {
-        let s = raw.trim();
-        // User information may be a secret: never echo an endpoint that carries some.
-        let shown = if s.contains('@') { "(redacted)".to_string() } else { escape(s) };
-        if s.is_empty() {
-            return Err(config_error("the OBS endpoint is empty".into()));
-        }
-        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(config_error(format!("the OBS endpoint {shown:?} contains spaces or control characters")));
-        }
-        let (scheme, rest) = if let Some(r) = strip_ci(s, "https://") {
-            (Scheme::Https, r)
-        } else if let Some(r) = strip_ci(s, "http://") {
-            (Scheme::Http, r)
-        } else if s.contains("://") {
-            return Err(config_error(format!("the OBS endpoint {shown:?} must use http:// or https://")));
-        } else {
-            (Scheme::Https, s)
-        };
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.contains(['/', '?', '#']) {
-            return Err(config_error(format!("the OBS endpoint {shown:?} must not contain a path or query")));
-        }
-        if authority.contains('@') {
-            return Err(config_error("the OBS endpoint must not contain user information".into()));
-        }
-        let (host, port) = split_host_port(authority)
-            .ok_or_else(|| config_error(format!("the OBS endpoint {shown:?} has an invalid host or port")))?;
-        let host = host.to_ascii_lowercase();
-        let ip = host.parse::<std::net::IpAddr>().is_ok();
-        if !ip && !valid_dns_name(&host) {
-            return Err(config_error(format!("the OBS endpoint host {:?} is not a valid host name", escape(&host))));
-        }
+        let url = EndpointUrl::parse(raw, "the OBS endpoint")?;
         // The SDK forces path style for IP endpoints (a bucket cannot prefix an address);
         // `localhost` is the same case for local test servers.
-        let path_style = force_path_style || ip || host == "localhost";
+        let path_style = force_path_style || url.is_ip_or_localhost();
+        let EndpointUrl { scheme, host, port } = url;
         Ok(Endpoint { scheme, host, port, path_style })
     }
 
     fn host_port(&self, host: &str) -> String {
-        let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
-        match self.port {
-            Some(p) => format!("{host}:{p}"),
-            None => host,
-        }
+        authority(host, self.port)
     }
 
     /// `scheme://host[:port]` for the host's allow-list and for messages.
@@ -110,44 +72,6 @@ impl Endpoint {
              or `endpoint` in ~/.obsutilconfig",
         ))
     }
-}
-
-fn strip_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    // `get` rather than indexing: the cut may fall inside a multi-byte character.
-    s.get(..prefix.len()).filter(|p| p.eq_ignore_ascii_case(prefix)).map(|_| &s[prefix.len()..])
-}
-
-fn split_host_port(a: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if let Some(rest) = a.strip_prefix('[') {
-        let (h, tail) = rest.split_once(']')?;
-        h.parse::<std::net::Ipv6Addr>().ok()?;
-        match tail {
-            "" => (h, None),
-            t => (h, Some(t.strip_prefix(':')?)),
-        }
-    } else {
-        match a.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (a, None),
-        }
-    };
-    let port = match port {
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse::<u16>().ok().filter(|&p| p != 0)?),
-        Some(_) => return None,
-        None => None,
-    };
-    (!host.is_empty()).then_some((host, port))
-}
-
-fn valid_dns_name(h: &str) -> bool {
-    h.len() <= 253
-        && h.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 #[cfg(test)]

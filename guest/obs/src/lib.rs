@@ -3,18 +3,18 @@
 //! Everything but the WIT glue below is plain Rust tested natively; `ops` runs whole calls
 //! against a scripted transport.
 
-pub mod call;
 pub mod credentials;
 pub mod endpoint;
-pub mod env;
 pub mod error;
-pub mod object;
 pub mod ops;
+pub mod remote;
 pub mod settings;
 pub mod sign;
 pub mod store;
 pub mod uri;
-mod zipfetch;
+
+/// Where settings, config files and the clock come from (the kit's, shared by all plugins).
+pub use scheme_plugin_kit::env;
 
 #[cfg(target_family = "wasm")]
 mod bindings;
@@ -31,7 +31,7 @@ mod glue {
     use std::path::Path;
 
     use scheme_plugin_kit::http::wasi::WasiTransport;
-    use scheme_plugin_kit::retry::WasiSleeper;
+    use crate::bindings::HostSleeper;
 
     use crate::bindings::exports::scheme_host::storage_scheme::parts::Guest as PartsGuest;
     use crate::bindings::exports::scheme_host::storage_scheme::plugin::{
@@ -41,7 +41,7 @@ mod glue {
     use crate::bindings::scheme_host::storage_scheme::host;
     use crate::bindings::scheme_host::storage_scheme::types::{ConfigFile, LogLevel};
     use crate::credentials::{HUAWEICLOUD_CREDENTIALS_ID, OBSUTIL_CONFIG_ID};
-    use crate::env::HostEnv;
+    use scheme_plugin_kit::env::HostEnv;
     use crate::ops;
     use crate::settings::{ENV_VARS, HUAWEICLOUD_SDK_CREDENTIALS_FILE, OBS_CONFIG_FILE};
     use crate::uri::{ObsUri, SCHEME};
@@ -74,10 +74,11 @@ mod glue {
 
     /// Runs `f` with the plugin's means inside the host: its environment, `wasi:http`, real
     /// sleeps, the host's limits and the `progress` import.
-    fn with_call<R>(l: Limits, f: impl FnOnce(&mut ops::Call<'_, WasiTransport, WasiSleeper>) -> R) -> R {
-        let (mut transport, mut sleeper, mut report) = (WasiTransport, WasiSleeper, progress);
+    fn with_call<R>(l: Limits, f: impl FnOnce(&mut ops::Call<'_, WasiTransport, HostSleeper>) -> R) -> R {
+        let (mut transport, mut sleeper, mut report) = (WasiTransport, HostSleeper, progress);
         let limits = l.into();
-        f(&mut ops::Call { env: &HostEnv, transport: &mut transport, sleeper: &mut sleeper, limits: &limits, progress: &mut report })
+        let env = HostEnv { read_config_file: host::read_config_file };
+        f(&mut ops::Call { env: &env, transport: &mut transport, sleeper: &mut sleeper, limits: &limits, progress: &mut report })
     }
 
     /// Every unpack checks its bytes with the host's native CRC-32.

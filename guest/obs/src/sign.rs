@@ -60,32 +60,13 @@ fn is_sub_resource(key: &str) -> bool {
     SUB_RESOURCES.contains(&key) || key.to_ascii_lowercase().starts_with("x-obs-")
 }
 
-/// Percent-encodes like the SDK (`urllib.parse.quote(s, safe='/~')` over UTF-8): every byte
-/// outside `A-Z a-z 0-9 - _ . ~ /` becomes `%XX` with upper-case hex.
-pub fn encode_path(s: &str) -> String {
-    encode(s)
-}
+pub use scheme_plugin_kit::encode::encode_path;
+use scheme_plugin_kit::encode::percent_decode;
 
-/// Query values as the SDK writes them into presigned URLs: the same rule, so `/` stays
+/// Query values as the SDK writes them into presigned URLs: the path rule, so `/` stays
 /// literal there too.
 pub fn encode_query_value(s: &str) -> String {
-    encode(s)
-}
-
-fn encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len() * 3 / 2);
-    for &b in s.as_bytes() {
-        let plain = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/');
-        if plain {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        }
-    }
-    out
+    encode_path(s)
 }
 
 /// `/<bucket>/<encoded key>` (or `/<bucket>/` for a bucket-level request, `/<bucket>` in
@@ -150,27 +131,6 @@ pub fn parse_query(q: &str) -> Vec<(String, Option<String>)> {
             None => (percent_decode(p), None),
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        let decoded = match b.get(i..i + 3) {
-            Some([b'%', h, l]) => hex(*h).zip(hex(*l)).map(|(h, l)| (h * 16 + l) as u8),
-            _ => None,
-        };
-        if let Some(byte) = decoded {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The text that is signed. `date` is the Date header value, or the Expires value for a

@@ -1,15 +1,21 @@
-//! `obs://<bucket>/<key>` URIs, parsed strictly and without any I/O.
+//! `obs://<bucket>/<key>` URIs, parsed strictly and without any I/O by the kit's rules for
+//! bucket-and-key URIs; what is OBS's own is the scheme, the hints and the package name.
 
-use scheme_plugin_kit::text::escape;
-use scheme_plugin_kit::{Error, Result};
-use sha1::{Digest, Sha1};
+use scheme_plugin_kit::uri::{BucketUri, UriRules};
+use scheme_plugin_kit::Result;
+
+pub use scheme_plugin_kit::uri::validate_bucket;
+pub use scheme_plugin_kit::PackageFormat;
 
 pub const SCHEME: &str = "obs";
-const PREFIX: &str = "obs://";
-/// OBS object names are at most 1024 bytes.
-const MAX_KEY_BYTES: usize = 1024;
 
-pub use scheme_plugin_kit::PackageFormat;
+const RULES: UriRules = UriRules {
+    scheme: SCHEME,
+    credentials_hint: "use OBS_ACCESS_KEY_ID / OBS_SECRET_ACCESS_KEY or a credentials file",
+    endpoint_hint: "OBS_ENDPOINT",
+    // OBS object names are at most 1024 bytes.
+    max_key_bytes: 1024,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObsUri {
@@ -24,90 +30,26 @@ pub struct ObsUri {
 
 impl ObsUri {
     pub fn parse(uri: &str) -> Result<ObsUri> {
-        if let Some(i) = uri.find(|c: char| c.is_control()) {
-            return Err(Error::invalid_uri(format!(
-                "the URI contains a control character at byte {i}: {}",
-                escape(uri)
-            )));
-        }
-        let rest = match uri.get(..PREFIX.len()) {
-            Some(p) if p == PREFIX => &uri[PREFIX.len()..],
-            Some(p) if p.eq_ignore_ascii_case(PREFIX) => {
-                return Err(Error::invalid_uri(format!("write the scheme in lower case, obs://: {}", escape(uri))))
-            }
-            _ => return Err(Error::invalid_uri(format!("not an obs:// URI: {}", escape(uri)))),
-        };
-        let Some((authority, key)) = rest.split_once('/') else {
-            return Err(Error::invalid_uri(format!("the URI names no object, expected obs://<bucket>/<key>: {}", escape(uri))));
-        };
-        if authority.contains('@') {
-            return Err(Error::invalid_uri(
-                "credentials in the URI are not accepted; use OBS_ACCESS_KEY_ID / OBS_SECRET_ACCESS_KEY or a credentials file",
-            ));
-        }
-        if authority.contains(':') {
-            return Err(Error::invalid_uri(format!(
-                "a port belongs in OBS_ENDPOINT, not in the URI: {}",
-                escape(uri)
-            )));
-        }
-        validate_bucket(authority)?;
-        if key.is_empty() {
-            return Err(Error::invalid_uri(format!("the object key is empty: {}", escape(uri))));
-        }
-        if key.len() > MAX_KEY_BYTES {
-            return Err(Error::invalid_uri(format!("the object key is {} bytes; OBS allows at most {MAX_KEY_BYTES}", key.len())));
-        }
-        let Some((extension, format)) = PackageFormat::of_key(key) else {
-            return Err(Error::invalid_uri(format!(
-                "URI must have a file extension: .zip, .jar, .whl, .tar.gz, .tgz or .tar.xz (got {})",
-                escape(uri)
-            )));
-        };
-        Ok(ObsUri { uri: uri.to_string(), bucket: authority.to_string(), key: key.to_string(), extension, format })
+        let BucketUri { uri, bucket, key, extension, format } = BucketUri::parse(&RULES, uri)?;
+        Ok(ObsUri { uri, bucket, key, extension, format })
     }
 
-    /// Ray's local name for the package: `obs_<sha1 hex of the URI><extension>`.
+    /// The name Ray 2.60 gives this URI once `obs` is one of its remote schemes:
+    /// `obs_<sha1 hex of the URI><suffix>`, a wheel keeping its file name (pip needs it).
     pub fn package_name(&self) -> String {
-        format!("{SCHEME}_{}{}", hex::encode(Sha1::digest(self.uri.as_bytes())), self.extension)
+        scheme_plugin_kit::uri::ray_package_name(SCHEME, &self.uri)
     }
 
     /// For messages: attacker-chosen text escaped, nothing secret.
     pub fn display(&self) -> String {
-        format!("bucket {}, key {}", self.bucket, escape(&self.key))
+        format!("bucket {}, key {}", self.bucket, scheme_plugin_kit::text::escape(&self.key))
     }
-}
-
-/// OBS bucket naming rules: 3-63 characters of `[a-z0-9.-]`, starting and ending with a
-/// letter or digit, no `..`, `.-` or `-.`, and not shaped like an IPv4 address.
-pub fn validate_bucket(b: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::invalid_uri(format!("invalid bucket name {:?}: {why}", escape(b))));
-    if b.is_empty() {
-        return bad("it is empty");
-    }
-    if b.len() < 3 || b.len() > 63 {
-        return bad("it must be 3 to 63 characters long");
-    }
-    if !b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-') {
-        return bad("only lower-case letters, digits, '.' and '-' are allowed");
-    }
-    let first = b.as_bytes()[0];
-    let last = b.as_bytes()[b.len() - 1];
-    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
-        return bad("it must start and end with a letter or digit");
-    }
-    if b.contains("..") || b.contains(".-") || b.contains("-.") {
-        return bad("'..', '.-' and '-.' are not allowed");
-    }
-    if b.parse::<std::net::Ipv4Addr>().is_ok() {
-        return bad("it must not be an IP address");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha1::{Digest, Sha1};
     use scheme_plugin_kit::ErrorKind;
 
     fn err(uri: &str) -> String {
@@ -161,6 +103,8 @@ mod tests {
         assert_eq!(u.package_name(), want);
         // Known value computed independently (python3 hashlib.sha1).
         assert_eq!(ObsUri::parse("obs://b12/x.zip").unwrap().package_name(), "obs_5114024ce89d21882081720942e16270aafc41fb.zip");
+        // A wheel keeps its file name, as Ray names any remote wheel.
+        assert_eq!(ObsUri::parse("obs://b12/wheels/pkg-1.0-py3-none-any.whl").unwrap().package_name(), "pkg-1.0-py3-none-any.whl");
     }
 
     #[test]

@@ -19,9 +19,12 @@ class _Id:
 class FakeGcs:
     """The few GcsClient calls node_records makes, over an in-memory cluster."""
 
-    def __init__(self):
+    def __init__(self, async_pair=True):
         self.nodes = {}
         self.kv = {}
+        # Ray 2.55 and later answer async_get_all_node_info with (nodes, total); earlier
+        # releases with the nodes alone.
+        self.async_pair = async_pair
 
     def add_node(self, node_id, started_s_ago, alive=True):
         state = gcs_pb2.GcsNodeInfo.ALIVE if alive else gcs_pb2.GcsNodeInfo.DEAD
@@ -39,14 +42,15 @@ class FakeGcs:
         return dict(self.nodes)
 
     async def async_get_all_node_info(self, timeout=None):
-        return dict(self.nodes), len(self.nodes)
+        return (dict(self.nodes), len(self.nodes)) if self.async_pair else dict(self.nodes)
 
     async def async_internal_kv_keys(self, prefix, namespace, timeout=None):
         return self.internal_kv_keys(prefix, namespace)
 
 
-def test_all_registered_nodes_pass_and_dead_nodes_do_not_count():
-    gcs = FakeGcs()
+@pytest.mark.parametrize("async_pair", [True, False], ids=["ray-2.55+", "ray-2.54-"])
+def test_all_registered_nodes_pass_and_dead_nodes_do_not_count(async_pair):
+    gcs = FakeGcs(async_pair)
     gcs.add_node("aa", 100)
     gcs.add_node("bb", 100)
     gcs.add_node("dead", 100, alive=False)
@@ -56,8 +60,9 @@ def test_all_registered_nodes_pass_and_dead_nodes_do_not_count():
     asyncio.run(node_records.check(gcs, node_records.PLUGIN))
 
 
-def test_an_old_node_without_a_record_is_refused_with_instructions():
-    gcs = FakeGcs()
+@pytest.mark.parametrize("async_pair", [True, False], ids=["ray-2.55+", "ray-2.54-"])
+def test_an_old_node_without_a_record_is_refused_with_instructions(async_pair):
+    gcs = FakeGcs(async_pair)
     gcs.add_node("aa", 100)
     gcs.add_node("bb", 100)
     node_records.register(gcs, "aa", node_records.SHIM)

@@ -3,9 +3,15 @@ import pytest
 from ray_scheme_host import uris
 
 
-def test_package_dir_name_matches_rays_naming():
-    from ray._common.runtime_env_uri import parse_uri
+def test_package_dir_name_is_the_hashed_name():
+    # The same vector as guest/obs/src/uri.rs: scheme-host parse-uri names it the same way.
+    assert uris.package_dir_name("obs://b12/x.zip") == "obs_5114024ce89d21882081720942e16270aafc41fb"
 
+
+def test_package_dir_name_matches_the_naming_of_rays_that_hash():
+    # Ray 2.57 and later; earlier releases use readable names, which the plugin fields do
+    # not follow (see uris.py).
+    parse_uri = pytest.importorskip("ray._common.runtime_env_uri").parse_uri
     for uri in ("s3://bucket/dir/pkg.zip", "https://h/x/y.tar.gz", "gs://b/deep/a/b/c.tgz"):
         _, ray_name = parse_uri(uri)
         assert ray_name.startswith(uris.package_dir_name(uri) + ".")

@@ -276,7 +276,7 @@ mod tests {
                 .map(|(id, path, var)| ConfigFile { id: id.to_string(), default_path: path.to_string(), path_env: var.map(str::to_string) })
                 .collect(),
             network_hosts: hosts.iter().map(|h| h.to_string()).collect(),
-            contract_version: "0.1.1".into(),
+            contract_version: "0.1.2".into(),
         }
     }
 

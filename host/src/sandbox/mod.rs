@@ -16,6 +16,7 @@ pub mod outbound;
 pub mod proxy;
 pub mod resolve;
 mod send;
+pub mod throttle;
 pub mod tls;
 mod tunnel;
 
@@ -43,6 +44,8 @@ const MAX_CONFIG_FILE: u64 = 1 << 20;
 /// Receives progress reports from a plugin.
 pub trait ProgressSink: Send {
     fn report(&mut self, phase: types::Phase, done: u64, total: Option<u64>, entries: u64);
+    /// The store is throttling: the plugin now waits `wait`; `so_far` is the call's tally.
+    fn throttled(&mut self, _wait: Duration, _so_far: throttle::ThrottleReport) {}
 }
 
 impl ProgressSink for () {
@@ -88,6 +91,8 @@ pub struct StoreState {
     meter: Arc<meter::WriteMeter>,
     fs_paths: fs::Paths,
     output: Arc<bounded::OutputBudget>,
+    throttle: Arc<throttle::Throttle>,
+    throttle_budget: Duration,
 }
 
 fn metered_fs(s: &mut StoreState) -> fs::MeteredFs<'_> {
@@ -128,6 +133,20 @@ impl host_api::Host for StoreState {
             return Ok(None);
         };
         Ok(read_capped(path))
+    }
+
+    async fn throttled(&mut self, wait_ms: u64) -> wasmtime::Result<()> {
+        let wait = Duration::from_millis(wait_ms);
+        let so_far = self.throttle.note(wait);
+        tracing::debug!(plugin = %self.plugin_name, wait_ms, throttled = so_far.throttled, "the store is throttling");
+        if self.output.progress() {
+            self.progress.throttled(wait, so_far);
+        }
+        Ok(())
+    }
+
+    async fn throttle_budget_ms(&mut self) -> wasmtime::Result<u64> {
+        Ok(u64::try_from(self.throttle_budget.as_millis()).unwrap_or(u64::MAX))
     }
 
     async fn crc32(&mut self, crc: u32, bytes: Vec<u8>) -> wasmtime::Result<u32> {
@@ -183,6 +202,8 @@ pub struct Grant<'a> {
     pub meter: Arc<meter::WriteMeter>,
     /// Bounds what this call's plugin says; shared like `meter`.
     pub output: Arc<bounded::OutputBudget>,
+    /// The call's throttling tally and request gate; shared like `meter`.
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 pub struct Instance {
@@ -237,7 +258,7 @@ impl Sandbox {
             wasi.preopened_dir(dir, GUEST_STAGING, FsPerms::ReadWrite)
                 .map_err(|e| HostError::sandbox(format!("cannot grant the staging directory: {e}")))?;
         }
-        let policy = net::HttpPolicy::new(hosts, grant.limits, self.outbound.clone());
+        let policy = net::HttpPolicy::new(hosts, grant.limits, self.outbound.clone(), grant.throttle.clone());
         let net_log = policy.log.clone();
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(grant.limits.max_header_bytes as usize);
@@ -253,6 +274,8 @@ impl Sandbox {
             meter: grant.meter,
             fs_paths: fs::Paths::default(),
             output: grant.output,
+            throttle: grant.throttle,
+            throttle_budget: Duration::from_secs(grant.limits.throttle_budget_secs),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);

@@ -14,6 +14,7 @@ use super::netlog::NetLog;
 use super::pattern::{HostGrant, Reach};
 use super::outbound::Outbound;
 use super::send::IoFuture;
+use super::throttle::{instance_id, Permit, Throttle};
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -26,11 +27,14 @@ pub struct HttpPolicy {
     max_body_bytes: u64,
     max_header_bytes: usize,
     pub log: Arc<Mutex<NetLog>>,
+    throttle: Arc<Throttle>,
+    /// This instance, for the call's request gate.
+    instance: u64,
 }
 
 impl HttpPolicy {
     /// `allowed` is what [`super::grant::decide`] granted, `env:` patterns already resolved.
-    pub fn new(allowed: Vec<HostGrant>, limits: &crate::config::Limits, outbound: Arc<Outbound>) -> HttpPolicy {
+    pub fn new(allowed: Vec<HostGrant>, limits: &crate::config::Limits, outbound: Arc<Outbound>, throttle: Arc<Throttle>) -> HttpPolicy {
         HttpPolicy {
             allowed,
             outbound,
@@ -41,6 +45,8 @@ impl HttpPolicy {
             max_body_bytes: limits.max_download_bytes.saturating_add(1 << 20),
             max_header_bytes: usize::try_from(limits.max_header_bytes).unwrap_or(usize::MAX),
             log: Arc::default(),
+            throttle,
+            instance: instance_id(),
         }
     }
 
@@ -102,7 +108,10 @@ impl WasiHttpHooks for HttpPolicy {
         let max = self.max_body_bytes;
         let max_headers = self.max_header_bytes;
         let (outbound, log) = (self.outbound.clone(), self.log.clone());
+        let (throttle, instance) = (self.throttle.clone(), self.instance);
         Box::new(async move {
+            // Held until the response body is finished or dropped: see `throttle`.
+            let permit = throttle.enter(instance).await;
             let (response, io) = super::send::send(outbound, log.clone(), request, options, reach).await?;
             // The HTTP client bounds a response head only by its read buffer (~400 KiB);
             // the operator's limit applies to what the server sends as well as to what the
@@ -119,7 +128,7 @@ impl WasiHttpHooks for HttpPolicy {
                 })
                 .into());
             }
-            let response = response.map(|body| CappedBody { inner: body, left: max }.boxed_unsync());
+            let response = response.map(|body| CappedBody { inner: body, left: max, permit: Some(permit) }.boxed_unsync());
             Ok((response, io))
         })
     }
@@ -137,10 +146,12 @@ impl WasiHttpHooks for HttpPolicy {
     }
 }
 
-/// Fails a response body that grows past the download limit, whatever it declared.
+/// Fails a response body that grows past the download limit, whatever it declared, and
+/// holds the request's place in the call's gate until the body ends.
 struct CappedBody {
     inner: WasiBody,
     left: u64,
+    permit: Option<Permit>,
 }
 
 impl Body for CappedBody {
@@ -158,6 +169,10 @@ impl Body for CappedBody {
                     self.left -= n;
                 }
                 Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(None) => {
+                self.permit = None;
+                Poll::Ready(None)
             }
             other => other,
         }

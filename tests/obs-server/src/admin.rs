@@ -4,7 +4,9 @@
 //! | method | path | body / answer |
 //! |---|---|---|
 //! | GET | `/health` | `{"ok": true}` |
-//! | GET, PUT | `/settings` | `{"crc64": bool, "throttle_bytes_per_sec": n or null, "clock": {"mode": "system"} or {"mode": "offset", "secs": n} or {"mode": "fixed", "epoch_secs": n}}`; PUT takes any subset |
+//! | GET, PUT | `/settings` | `{"crc64": bool, "throttle_bytes_per_sec": n or null, "clock": {"mode": "system"} or {"mode": "offset", "secs": n} or {"mode": "fixed", "epoch_secs": n}, "rate_limit": {"requests_per_sec": x, "burst": n, "retry_after_secs": n?}}` (`rate_limit` absent when off; PUT `null` turns it off); PUT takes any subset |
+//! | GET | `/uploads` | `{"uploads": [UploadSummary]}`: multipart uploads in progress |
+//! | GET | `/rate` | `{"rate_limit": RateLimit or null, "served": n, "throttled": n, "by_access_key": {AK: {"served", "throttled"}}, "by_peer": {IP: {...}}}` |
 //! | POST | `/faults` | a `FaultRule` -> 201 `{"id": n}` |
 //! | GET | `/faults` | `{"faults": [FaultView]}` |
 //! | DELETE | `/faults`, `/faults/{id}` | `{"removed": n}` |
@@ -30,6 +32,7 @@ use crate::clock::ClockSetting;
 use crate::faults::FaultRule;
 use crate::ops::read_body;
 use crate::query::Query;
+use crate::rate_limit::RateLimit;
 use crate::state::State;
 
 /// Largest JSON document accepted.
@@ -84,6 +87,12 @@ async fn route(state: &State, req: Request<Incoming>, rest: &str) -> AdminResult
     match (&method, segments.as_slice()) {
         (&Method::GET, ["health"]) => ok(json!({ "ok": true })),
         (&Method::GET, ["settings"]) => ok(to_value(state.settings())?),
+        (&Method::GET, ["uploads"]) => ok(json!({ "uploads": to_value(state.uploads.list())? })),
+        (&Method::GET, ["rate"]) => {
+            let mut value = to_value(state.limiter.stats())?;
+            value["rate_limit"] = to_value(state.limiter.limit())?;
+            ok(value)
+        }
         (&Method::PUT, ["settings"]) => {
             let body = json_body(req).await?;
             apply_settings(state, &body)?;
@@ -230,13 +239,14 @@ async fn json_body_or_empty(req: Request<Incoming>) -> Result<Value, AdminError>
     serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("body is not JSON: {e}")))
 }
 
-/// Applies a partial settings document; `"throttle_bytes_per_sec": null` turns pacing off.
+/// Applies a partial settings document; `"throttle_bytes_per_sec": null` turns pacing off,
+/// `"rate_limit": null` the rate limit.
 fn apply_settings(state: &State, body: &Value) -> Result<(), AdminError> {
     let obj = body
         .as_object()
         .ok_or_else(|| bad_request("settings must be a JSON object"))?;
     for key in obj.keys() {
-        if !["crc64", "throttle_bytes_per_sec", "clock"].contains(&key.as_str()) {
+        if !["crc64", "throttle_bytes_per_sec", "clock", "rate_limit"].contains(&key.as_str()) {
             return Err(bad_request(format!("unknown setting {key:?}")));
         }
     }
@@ -265,6 +275,16 @@ fn apply_settings(state: &State, body: &Value) -> Result<(), AdminError> {
                 .map_err(|e| bad_request(format!("invalid clock: {e}")))?,
         ),
     };
+    let rate_limit = match obj.get("rate_limit") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(v) => {
+            let limit = serde_json::from_value::<RateLimit>(v.clone())
+                .map_err(|e| bad_request(format!("invalid rate_limit: {e}")))?;
+            limit.validate().map_err(bad_request)?;
+            Some(Some(limit))
+        }
+    };
     if let Some(b) = crc64 {
         state.set_crc64(b);
     }
@@ -273,6 +293,9 @@ fn apply_settings(state: &State, body: &Value) -> Result<(), AdminError> {
     }
     if let Some(c) = clock {
         state.clock.set(c);
+    }
+    if let Some(limit) = rate_limit {
+        state.limiter.set(limit);
     }
     Ok(())
 }

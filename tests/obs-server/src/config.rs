@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::clock::ClockSetting;
 use crate::error::ServerError;
+use crate::rate_limit::RateLimit;
 use crate::tls::TlsIdentity;
 
 /// One access key pair. A `security_token` marks temporary credentials: requests signed with
@@ -97,6 +98,12 @@ pub struct ServerConfig {
     pub request_log_capacity: usize,
     /// Serve HTTPS with this certificate instead of plain HTTP.
     pub tls: Option<TlsIdentity>,
+    /// Signature V4: the region credential scopes must name; `None` accepts any region.
+    pub s3_region: Option<String>,
+    /// Requests per second and burst past which requests get 503 `SlowDown`; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Smallest multipart part but the last (S3 and OBS: 5 MiB); tests lower it.
+    pub min_part_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +121,9 @@ impl Default for ServerConfig {
             frame_bytes: 2 * 1024 * 1024,
             request_log_capacity: 10_000,
             tls: None,
+            s3_region: None,
+            rate_limit: None,
+            min_part_bytes: 5 * 1024 * 1024,
         }
     }
 }
@@ -173,6 +183,21 @@ impl ServerConfig {
         self
     }
 
+    pub fn with_s3_region(mut self, region: impl Into<String>) -> Self {
+        self.s3_region = Some(region.into());
+        self
+    }
+
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    pub fn with_min_part_bytes(mut self, bytes: u64) -> Self {
+        self.min_part_bytes = bytes;
+        self
+    }
+
     pub fn validate(&self) -> Result<(), ServerError> {
         for domain in &self.domains {
             if domain.is_empty() || domain.starts_with('.') || domain.contains(['/', ':']) {
@@ -199,6 +224,16 @@ impl ServerConfig {
             return Err(ServerError::InvalidConfig(
                 "throttle must be at least 1 byte/s".into(),
             ));
+        }
+        if let Some(limit) = &self.rate_limit {
+            limit.validate().map_err(ServerError::InvalidConfig)?;
+        }
+        if let Some(region) = &self.s3_region
+            && (region.is_empty() || region.contains(['/', ' ']))
+        {
+            return Err(ServerError::InvalidConfig(format!(
+                "S3 region {region:?} must be a bare region name such as us-east-1"
+            )));
         }
         let mut seen = std::collections::HashSet::new();
         for cred in &self.credentials {
@@ -274,6 +309,25 @@ mod tests {
             .with_credential(Credential::new("A", "1"))
             .with_credential(Credential::new("A", "2"));
         assert!(dup.validate().is_err());
+        assert!(
+            ServerConfig::default()
+                .with_rate_limit(RateLimit::new(0.0, 1))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            ServerConfig::default()
+                .with_rate_limit(RateLimit::new(5.0, 10))
+                .with_s3_region("eu-west-1")
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            ServerConfig::default()
+                .with_s3_region("")
+                .validate()
+                .is_err()
+        );
         let small = ServerConfig {
             frame_bytes: 4096,
             ..ServerConfig::default()

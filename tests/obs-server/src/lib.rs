@@ -3,7 +3,9 @@
 //! It verifies `OBS` and `AWS` (V2) header signatures and both presigned-URL forms against the
 //! raw path as sent, answers with OBS XML errors and request ids, serves objects zero-copy
 //! with ranges and checksums, and injects faults switched at run time (admin API under
-//! `/__admin`, see [`admin`]).
+//! `/__admin`, see [`admin`]). Requests signed with AWS Signature V4 are S3 requests on the
+//! same store ([`protocol`], [`auth::sigv4`]), and an optional token bucket answers
+//! 503 `SlowDown` past a request rate ([`rate_limit`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), obs_server::ServerError> {
@@ -21,16 +23,21 @@
 pub mod addressing;
 pub mod admin;
 pub mod auth;
+pub mod aws_chunked;
 pub mod body;
+pub mod checksum;
 pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod error;
 pub mod faults;
+pub mod multipart;
 pub mod obs_error;
 pub mod ops;
+pub mod protocol;
 pub mod query;
 pub mod range;
+pub mod rate_limit;
 pub mod request_log;
 pub mod respond;
 pub mod router;
@@ -46,6 +53,9 @@ pub use clock::ClockSetting;
 pub use config::{BucketSpec, Credential, ServerConfig};
 pub use error::ServerError;
 pub use faults::{Fault, FaultRule, FaultView};
+pub use multipart::UploadSummary;
+pub use protocol::Protocol;
+pub use rate_limit::{RateCount, RateLimit, RateStats};
 pub use request_log::{KeyCounter, RequestRecord};
 pub use server::{ObsServer, ServerHandle};
 pub use service::{ObsService, serve_connection};

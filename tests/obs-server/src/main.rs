@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use obs_server::{ClockSetting, Credential, ObsServer, ServerConfig, ServerError, TlsIdentity};
+use obs_server::{
+    ClockSetting, Credential, ObsServer, RateLimit, ServerConfig, ServerError, TlsIdentity,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +58,21 @@ struct Cli {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Smallest multipart part but the last, in bytes (default 5 MiB, as S3 and OBS).
+    #[arg(long)]
+    min_part_bytes: Option<u64>,
+    /// Signature V4 (S3): the region credential scopes must name (default: any region).
+    #[arg(long)]
+    s3_region: Option<String>,
+    /// Limit requests to this many per second (fractions allowed); past it, 503 SlowDown.
+    #[arg(long)]
+    rate_limit_rps: Option<f64>,
+    /// Requests allowed back to back under --rate-limit-rps (default: the rate rounded up).
+    #[arg(long, requires = "rate_limit_rps")]
+    rate_limit_burst: Option<u32>,
+    /// Send `Retry-After: SECS` with rate-limited answers.
+    #[arg(long, requires = "rate_limit_rps")]
+    rate_limit_retry_after: Option<u64>,
     /// Keep serving when stdin reaches end-of-file (a parent whose stdin is an already
     /// closed pipe would otherwise stop the server at once).
     #[arg(long)]
@@ -106,6 +123,21 @@ fn build_config(cli: &Cli) -> Result<(ServerConfig, Vec<Preload>), ServerError> 
     }
     if let Some(epoch_secs) = cli.fixed_clock {
         config = config.with_clock(ClockSetting::Fixed { epoch_secs });
+    }
+    if let Some(bytes) = cli.min_part_bytes {
+        config = config.with_min_part_bytes(bytes);
+    }
+    if let Some(region) = &cli.s3_region {
+        config = config.with_s3_region(region);
+    }
+    if let Some(rps) = cli.rate_limit_rps {
+        // Default burst: one second's worth of requests, at least one.
+        let burst = cli
+            .rate_limit_burst
+            .unwrap_or_else(|| rps.ceil().clamp(1.0, f64::from(u32::MAX)) as u32);
+        let mut limit = RateLimit::new(rps, burst);
+        limit.retry_after_secs = cli.rate_limit_retry_after;
+        config = config.with_rate_limit(limit);
     }
     if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
         config = config.with_tls(TlsIdentity::from_files(cert, key)?);
@@ -276,6 +308,46 @@ mod tests {
         );
         assert!(preloads.is_empty());
         assert!(config.tls.is_none());
+        assert_eq!((config.rate_limit, config.s3_region), (None, None));
+    }
+
+    #[test]
+    fn rate_limit_and_region_flags() {
+        let cli = Cli::parse_from([
+            "obs-server",
+            "--rate-limit-rps",
+            "2.5",
+            "--rate-limit-retry-after",
+            "1",
+            "--s3-region",
+            "eu-west-1",
+            "--min-part-bytes",
+            "1024",
+        ]);
+        let (config, _) = build_config(&cli).unwrap();
+        assert_eq!(
+            config.rate_limit,
+            Some(RateLimit::new(2.5, 3).with_retry_after(1))
+        );
+        assert_eq!(config.s3_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(config.min_part_bytes, 1024);
+        let burst = Cli::parse_from([
+            "obs-server",
+            "--rate-limit-rps",
+            "10",
+            "--rate-limit-burst",
+            "1",
+        ]);
+        assert_eq!(
+            build_config(&burst).unwrap().0.rate_limit,
+            Some(RateLimit::new(10.0, 1))
+        );
+        // A burst or Retry-After without a rate is a usage error.
+        assert!(Cli::try_parse_from(["obs-server", "--rate-limit-burst", "1"]).is_err());
+        assert!(Cli::try_parse_from(["obs-server", "--rate-limit-retry-after", "1"]).is_err());
+        // An invalid rate is refused when the server starts (ServerConfig::validate).
+        let zero = Cli::parse_from(["obs-server", "--rate-limit-rps", "0"]);
+        assert!(build_config(&zero).unwrap().0.validate().is_err());
     }
 
     #[test]
@@ -295,7 +367,16 @@ mod tests {
         ]);
         let (config, _) = build_config(&cli).unwrap();
         assert_eq!(config.tls, Some(TlsIdentity::new("CERT PEM", "KEY PEM")));
-        let missing = Cli::parse_from(["obs-server", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]);
-        assert!(matches!(build_config(&missing), Err(ServerError::ReadFile { .. })));
+        let missing = Cli::parse_from([
+            "obs-server",
+            "--tls-cert",
+            "/nonexistent/c.pem",
+            "--tls-key",
+            "/nonexistent/k.pem",
+        ]);
+        assert!(matches!(
+            build_config(&missing),
+            Err(ServerError::ReadFile { .. })
+        ));
     }
 }

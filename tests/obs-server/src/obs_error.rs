@@ -1,5 +1,6 @@
-//! OBS protocol errors and their XML body:
-//! `<Error><Code/><Message/><RequestId/><HostId/><Resource/>[extra]</Error>`.
+//! Protocol errors and their XML body, OBS's
+//! `<Error><Code/><Message/><RequestId/><HostId/><Resource/>[extra]</Error>` or S3's
+//! `<Error><Code/><Message/>[extra]<RequestId/><HostId/></Error>`.
 
 use http::StatusCode;
 
@@ -102,6 +103,21 @@ impl ObsError {
         xml.push_str("</Error>");
         xml
     }
+
+    /// The S3 form of the document: details between `Message` and `RequestId`, no `Resource`.
+    pub fn to_s3_xml(&self, request_id: &str, host_id: &str) -> String {
+        let mut xml = String::with_capacity(256);
+        xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>");
+        push_element(&mut xml, "Code", &self.code);
+        push_element(&mut xml, "Message", &self.message);
+        for (name, value) in &self.extra {
+            push_element(&mut xml, name, value);
+        }
+        push_element(&mut xml, "RequestId", request_id);
+        push_element(&mut xml, "HostId", host_id);
+        xml.push_str("</Error>");
+        xml
+    }
 }
 
 pub fn push_element(xml: &mut String, name: &str, value: &str) {
@@ -159,5 +175,16 @@ mod tests {
         }
         assert!(xml.contains("<Key>a&lt;b&gt;&amp;&quot;c&apos;?.zip</Key>"));
         assert!(xml.ends_with("</Error>"));
+    }
+
+    #[test]
+    fn s3_xml_puts_details_before_the_ids() {
+        let xml = ObsError::no_such_key("k&1").to_s3_xml("REQ1", "HOST1");
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>\
+             <Message>The specified key does not exist.</Message><Key>k&amp;1</Key>\
+             <RequestId>REQ1</RequestId><HostId>HOST1</HostId></Error>"
+        );
     }
 }

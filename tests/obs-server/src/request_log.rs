@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::addressing::Addressing;
 use crate::auth::AuthKind;
+use crate::protocol::Protocol;
 
 const REDACTED: &str = "<redacted>";
 
@@ -29,6 +30,8 @@ const SECRET_PARAMS: &[&str] = &[
     "awsaccesskeyid",
     "x-obs-security-token",
     "x-amz-security-token",
+    "x-amz-signature",
+    "x-amz-credential",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +46,8 @@ pub struct RequestRecord {
     pub query: Option<String>,
     pub host: Option<String>,
     pub addressing: Option<Addressing>,
+    /// The dialect of the request (from its authentication) and of the answer.
+    pub protocol: Protocol,
     pub bucket: Option<String>,
     pub key: Option<String>,
     pub range: Option<String>,
@@ -58,6 +63,8 @@ pub struct RequestRecord {
     pub status: u16,
     pub error_code: Option<String>,
     pub faults: Vec<String>,
+    /// Answered 503 `SlowDown` by the rate limiter.
+    pub rate_limited: bool,
 }
 
 impl RequestRecord {
@@ -253,6 +260,14 @@ mod tests {
             q,
             "AccessKeyId=<redacted>&Expires=1&Signature=<redacted>&x-obs-security-token=<redacted>&versionId=v"
         );
+        let v4 = RequestRecord::redact_query(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKSECRET%2F2013&X-Amz-Date=D\
+             &X-Amz-Security-Token=TOKSECRET&X-Amz-Signature=SIGSECRET",
+        );
+        assert!(
+            !v4.contains("SECRET") && v4.contains("X-Amz-Date=D"),
+            "{v4}"
+        );
     }
 
     #[test]
@@ -268,6 +283,7 @@ mod tests {
                 query: None,
                 host: None,
                 addressing: None,
+                protocol: Protocol::Obs,
                 bucket: None,
                 key: None,
                 range: None,
@@ -279,6 +295,7 @@ mod tests {
                 status: 200,
                 error_code: None,
                 faults: vec![],
+                rate_limited: false,
             });
         }
         assert_eq!(

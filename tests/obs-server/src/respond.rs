@@ -8,6 +8,7 @@ use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::ResponseBody;
 use crate::obs_error::ObsError;
+use crate::protocol::Protocol;
 
 /// Response extension carrying the OBS error code into the request log.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct Exchange {
     /// Shown in `<Resource>` of error documents.
     pub resource: String,
     pub is_head: bool,
+    /// The dialect of the answer: request-id headers and error documents.
+    pub protocol: Protocol,
 }
 
 impl Exchange {
@@ -29,14 +32,15 @@ impl Exchange {
         base64::engine::general_purpose::STANDARD.encode(format!("obs-server/{}", self.request_id))
     }
 
-    /// A builder with `x-obs-request-id`, `x-obs-id-2`, `Date` and `Server`.
+    /// A builder with the request id headers (`x-obs-request-id`/`x-obs-id-2`, or
+    /// `x-amz-request-id`/`x-amz-id-2` for S3), `Date` and `Server`.
     pub fn builder(&self, status: StatusCode) -> http::response::Builder {
         Response::builder()
             .status(status)
-            .header("x-obs-request-id", &self.request_id)
-            .header("x-obs-id-2", self.host_id())
+            .header(self.protocol.request_id_header(), &self.request_id)
+            .header(self.protocol.id2_header(), self.host_id())
             .header(DATE, httpdate::fmt_http_date(self.now))
-            .header(SERVER, "OBS")
+            .header(SERVER, self.protocol.server_name())
     }
 
     /// Finishes a builder; a header that fails to encode is a bug in this server, reported as
@@ -56,16 +60,21 @@ impl Exchange {
         }
     }
 
-    /// An OBS XML error; HEAD answers carry the status and headers only.
+    /// An OBS (or S3) XML error; HEAD answers carry the status and headers only.
     pub fn error(&self, err: &ObsError) -> Response<ResponseBody> {
-        let xml = err.to_xml(&self.request_id, &self.host_id(), &self.resource);
+        let xml = match self.protocol {
+            Protocol::Obs => err.to_xml(&self.request_id, &self.host_id(), &self.resource),
+            Protocol::S3 => err.to_s3_xml(&self.request_id, &self.host_id()),
+        };
         let mut builder = self
             .builder(err.status)
-            .header(CONTENT_TYPE, "application/xml")
-            .header(
+            .header(CONTENT_TYPE, "application/xml");
+        if self.protocol == Protocol::Obs {
+            builder = builder.header(
                 "x-obs-error-code",
                 HeaderValue::from_str(&err.code).unwrap_or(HeaderValue::from_static("Unknown")),
             );
+        }
         if self.is_head {
             builder = builder.header(CONTENT_LENGTH, 0);
         } else {

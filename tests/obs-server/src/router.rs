@@ -6,12 +6,12 @@ use http::{HeaderMap, Method, Response};
 use hyper::body::Incoming;
 
 use crate::addressing::Target;
-use crate::auth::AuthKind;
 use crate::auth::string_to_sign::Flavor;
+use crate::auth::{AuthKind, V4Verified};
 use crate::body::ResponseBody;
 use crate::conn::ConnControl;
 use crate::obs_error::ObsError;
-use crate::ops::{bucket, object};
+use crate::ops::{bucket, multipart, object};
 use crate::query::Query;
 use crate::respond::Exchange;
 use crate::state::State;
@@ -37,6 +37,7 @@ pub struct Routed<'a> {
     pub query: &'a Query,
     pub headers: &'a HeaderMap,
     pub auth: AuthKind,
+    pub v4: Option<&'a V4Verified>,
 }
 
 pub async fn dispatch(
@@ -52,6 +53,10 @@ pub async fn dispatch(
             "Service-level operations (ListBuckets)",
         ));
     };
+    if let (Some(key), Some(op)) = (&r.target.key, crate::multipart::classify(r.method, r.query)) {
+        let req = object_request(&r, bucket_name, key);
+        return multipart::handle(op, &req, body).await;
+    }
     if let Some(name) = unsupported_subresource(r.query, r.method) {
         return r.ex.error(&ObsError::not_implemented(&format!(
             "The '{name}' sub-resource"
@@ -59,20 +64,14 @@ pub async fn dispatch(
     }
     match (&r.target.key, r.method) {
         (None, &Method::HEAD) => bucket::head(r.state, r.ex, bucket_name),
-        (None, &Method::PUT) => bucket::create(r.state, r.ex, bucket_name, r.headers, body).await,
+        (None, &Method::PUT) => {
+            bucket::create(r.state, r.ex, bucket_name, r.headers, r.v4, body).await
+        }
         (None, &Method::GET) => r.ex.error(&ObsError::not_implemented("ListObjects")),
         (None, &Method::DELETE) => r.ex.error(&ObsError::not_implemented("DeleteBucket")),
         (None, _) => r.ex.error(&ObsError::method_not_allowed()),
         (Some(key), m) => {
-            let req = object::ObjectRequest {
-                state: r.state,
-                ex: r.ex,
-                method: m.as_str(),
-                bucket: bucket_name,
-                key,
-                query: r.query,
-                headers: r.headers,
-            };
+            let req = object_request(&r, bucket_name, key);
             match *m {
                 Method::GET | Method::HEAD => object::get(&req, r.ctl, applied),
                 Method::PUT => object::put(&req, body).await,
@@ -80,6 +79,24 @@ pub async fn dispatch(
                 _ => r.ex.error(&ObsError::method_not_allowed()),
             }
         }
+    }
+}
+
+fn object_request<'a>(
+    r: &'a Routed<'a>,
+    bucket: &'a str,
+    key: &'a str,
+) -> object::ObjectRequest<'a> {
+    object::ObjectRequest {
+        state: r.state,
+        ex: r.ex,
+        method: r.method.as_str(),
+        bucket,
+        key,
+        query: r.query,
+        headers: r.headers,
+        protocol: r.ex.protocol,
+        v4: r.v4,
     }
 }
 

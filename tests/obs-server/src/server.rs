@@ -15,6 +15,7 @@ use crate::config::ServerConfig;
 use crate::conn::{ConnControl, ConnIo};
 use crate::error::ServerError;
 use crate::faults::{FaultRule, FaultView};
+use crate::rate_limit::{RateLimit, RateStats};
 use crate::request_log::{KeyCounter, RequestRecord};
 use crate::service::{ObsService, serve_connection};
 use crate::state::{ObjectInfo, Settings, State};
@@ -95,15 +96,20 @@ async fn serve_tcp(
     let service = ObsService::new(state, ctl, peer);
     let served = async move {
         match tls {
-            None => serve_connection(io, service).await.map_err(|e| e.to_string()),
+            None => serve_connection(io, service)
+                .await
+                .map_err(|e| e.to_string()),
             Some(acceptor) => {
-                let tls_io = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
-                    Ok(Ok(s)) => s,
-                    // Clients that reject our certificate end up here, by design of the tests.
-                    Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
-                    Err(_) => return Err("TLS handshake timed out".to_string()),
-                };
-                serve_connection(tls_io, service).await.map_err(|e| e.to_string())
+                let tls_io =
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
+                        Ok(Ok(s)) => s,
+                        // Clients that reject our certificate end up here, by design of the tests.
+                        Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
+                        Err(_) => return Err("TLS handshake timed out".to_string()),
+                    };
+                serve_connection(tls_io, service)
+                    .await
+                    .map_err(|e| e.to_string())
             }
         }
     };
@@ -246,6 +252,26 @@ impl ServerHandle {
         }
         self.state.set_throttle(bytes_per_sec);
         Ok(())
+    }
+
+    /// Sets (`Some`) or removes (`None`) the request rate limit; a new limit starts with a
+    /// full bucket.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) -> Result<(), ServerError> {
+        if let Some(limit) = &limit {
+            limit.validate().map_err(ServerError::InvalidConfig)?;
+        }
+        self.state.limiter.set(limit);
+        Ok(())
+    }
+
+    /// Multipart uploads in progress (neither completed nor aborted).
+    pub fn uploads(&self) -> Vec<crate::multipart::UploadSummary> {
+        self.state.uploads.list()
+    }
+
+    /// Served and throttled requests, in total, per claimed access key and per client IP.
+    pub fn rate_stats(&self) -> RateStats {
+        self.state.limiter.stats()
     }
 
     pub fn settings(&self) -> Settings {

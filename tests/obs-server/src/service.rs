@@ -1,8 +1,9 @@
 //! The HTTP service, independent of the listener: `serve_connection` takes any transport
 //! (plain TCP or a TLS stream over it).
 //!
-//! Pipeline of an OBS request: addressing -> counters -> early faults (terminal answers, clock
-//! skew) -> `apiversion` probe -> authentication -> operation -> request log.
+//! Pipeline of a request: protocol (OBS or S3, from the claimed authentication) -> addressing
+//! -> counters -> rate limit -> early faults (terminal answers, clock skew) -> `apiversion`
+//! probe -> authentication -> operation -> request log.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,12 +19,14 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::addressing::{self, Route, Target};
-use crate::auth::{self, AuthRequest};
+use crate::auth::{self, AuthRequest, claimed::claimed_access_key};
 use crate::body::ResponseBody;
 use crate::clock::shift;
 use crate::conn::ConnControl;
 use crate::faults::FaultRequest;
+use crate::protocol::Protocol;
 use crate::query::Query;
+use crate::rate_limit::{Admission, Client};
 use crate::request_log::RequestRecord;
 use crate::respond::{ErrorCode, Exchange};
 use crate::router::{self, Routed};
@@ -87,6 +90,7 @@ async fn handle(
     let raw_path = req.uri().path().to_string();
     let raw_query = req.uri().query().map(str::to_string);
     let is_head = req.method() == Method::HEAD;
+    let protocol = Protocol::detect(req.headers(), &Query::parse(raw_query.as_deref()));
     let route = addressing::route(host.as_deref(), &raw_path, &state.config.domains);
 
     let mut record = RequestRecord {
@@ -98,6 +102,7 @@ async fn handle(
         query: raw_query.as_deref().map(RequestRecord::redact_query),
         host: host.clone(),
         addressing: None,
+        protocol,
         bucket: None,
         key: None,
         range: header_text(&req, RANGE),
@@ -113,6 +118,7 @@ async fn handle(
         status: 0,
         error_code: None,
         faults: Vec::new(),
+        rate_limited: false,
     };
 
     let target = match route {
@@ -124,6 +130,7 @@ async fn handle(
                 now: state.clock.now(),
                 resource: raw_path,
                 is_head,
+                protocol,
             };
             return finish_record(state, &mut record, ex.error(&e));
         }
@@ -131,13 +138,14 @@ async fn handle(
     record.addressing = Some(target.addressing);
     record.bucket = target.bucket.clone();
     record.key = target.key.clone();
-    let resp = obs_request(state, ctl, req, &target, request_id, &mut record).await;
+    let resp = obs_request(state, ctl, peer, req, &target, request_id, &mut record).await;
     finish_record(state, &mut record, resp)
 }
 
 async fn obs_request(
     state: &Arc<State>,
     ctl: &Arc<ConnControl>,
+    peer: SocketAddr,
     req: Request<Incoming>,
     target: &Target,
     request_id: String,
@@ -156,12 +164,26 @@ async fn obs_request(
         now: state.clock.now(),
         resource,
         is_head: method == Method::HEAD,
+        protocol: record.protocol,
     };
 
     if let Some(bucket) = target.bucket.as_deref() {
         state
             .log
             .count(bucket, target.key.as_deref(), method.as_str());
+    }
+    let client = Client {
+        access_key: claimed_access_key(&parts.headers, &query),
+        peer_ip: &peer.ip().to_string(),
+    };
+    if let Admission::Throttled { retry_after_secs } =
+        state.limiter.admit(tokio::time::Instant::now(), client)
+    {
+        record.rate_limited = true;
+        return ops::faulted::slow_down(&ex, retry_after_secs);
+    }
+
+    if let Some(bucket) = target.bucket.as_deref() {
         let early = state.faults.take_early(&FaultRequest {
             method: method.as_str(),
             bucket,
@@ -188,16 +210,19 @@ async fn obs_request(
             headers: &parts.headers,
             query: &query,
             canonical_resource: &target.canonical_resource,
+            raw_path: parts.uri.path(),
+            raw_query: parts.uri.query(),
             now: ex.now,
             max_skew: state.config.max_skew,
+            region: state.config.s3_region.as_deref(),
         },
         &state.config.credentials,
     );
     let auth = match auth {
-        Ok(kind) => kind,
+        Ok(auth) => auth,
         Err(e) => return ex.error(&e),
     };
-    record.auth = Some(auth);
+    record.auth = Some(auth.kind);
     let routed = Routed {
         state,
         ctl,
@@ -206,7 +231,8 @@ async fn obs_request(
         target,
         query: &query,
         headers: &parts.headers,
-        auth,
+        auth: auth.kind,
+        v4: auth.v4.as_ref(),
     };
     router::dispatch(routed, body, &mut record.faults).await
 }

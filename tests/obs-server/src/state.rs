@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::faults::Faults;
+use crate::multipart::Uploads;
+use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::request_log::{RequestIds, RequestLog};
 use crate::store::Store;
 
@@ -16,6 +18,9 @@ pub struct State {
     pub log: RequestLog,
     pub ids: RequestIds,
     pub clock: Clock,
+    pub limiter: RateLimiter,
+    /// Multipart uploads in progress (kept by `reset`, like objects).
+    pub uploads: Uploads,
     crc64: AtomicBool,
     // 0 means unthrottled.
     throttle: AtomicU64,
@@ -33,6 +38,8 @@ impl State {
             log: RequestLog::new(config.request_log_capacity),
             ids: RequestIds::default(),
             clock: crate::clock::Clock::new(config.clock),
+            limiter: RateLimiter::new(config.rate_limit),
+            uploads: Uploads::default(),
             crc64: AtomicBool::new(config.crc64),
             throttle: AtomicU64::new(config.throttle_bytes_per_sec.unwrap_or(0)),
             config,
@@ -71,11 +78,15 @@ pub struct ObjectInfo {
 }
 
 /// Run-time switches readable and writable through the admin API.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Settings {
     pub crc64: bool,
     pub throttle_bytes_per_sec: Option<u64>,
     pub clock: crate::clock::ClockSetting,
+    /// Request rate limit; `None`: off (and absent from the JSON, which older readers
+    /// compare whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl State {
@@ -119,14 +130,18 @@ impl State {
             crc64: self.crc64_enabled(),
             throttle_bytes_per_sec: self.throttle(),
             clock: self.clock.setting(),
+            rate_limit: self.limiter.limit(),
         }
     }
 
-    /// Clears faults, the request log and counters, and restores the configured switches.
+    /// Clears faults, the request log, counters and rate statistics, and restores the
+    /// configured switches (a configured rate limit starts again with a full bucket).
     /// Buckets and objects stay.
     pub fn reset(&self) {
         self.faults.clear();
         self.log.clear();
+        self.limiter.set(self.config.rate_limit);
+        self.limiter.clear_stats();
         self.set_crc64(self.config.crc64);
         self.set_throttle(self.config.throttle_bytes_per_sec);
         self.clock.set(self.config.clock);

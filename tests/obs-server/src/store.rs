@@ -24,8 +24,13 @@ pub struct StoredObject {
     pub md5: [u8; 16],
     pub last_modified: SystemTime,
     pub content_type: String,
-    /// `x-obs-meta-*` headers as received (name lower-cased, with prefix).
+    /// `x-obs-meta-*` / `x-amz-meta-*` headers as received (name lower-cased, with prefix).
     pub metadata: Vec<(String, String)>,
+    /// The `x-amz-checksum-*` the object was uploaded with (verified on upload).
+    pub checksum: Option<crate::checksum::Checksum>,
+    /// Completed multipart uploads: MD5 of the part MD5s and the part count, which make the
+    /// `"<hex>-<parts>"` ETag instead of the body's MD5.
+    pub multipart: Option<([u8; 16], u32)>,
     // Computed on first use: most runs never enable CRC-64 and a 500 MB object would cost a
     // noticeable fraction of a second.
     crc64: OnceLock<u64>,
@@ -45,13 +50,28 @@ impl StoredObject {
             last_modified: now,
             content_type: content_type.unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_string()),
             metadata,
+            checksum: None,
+            multipart: None,
             crc64: OnceLock::new(),
         }
     }
 
-    /// Quoted lower-case hex MD5, as OBS returns it for single-part uploads.
+    pub fn with_multipart_etag(mut self, digest: [u8; 16], parts: u32) -> Self {
+        self.multipart = Some((digest, parts));
+        self
+    }
+
+    pub fn with_checksum(mut self, checksum: Option<crate::checksum::Checksum>) -> Self {
+        self.checksum = checksum;
+        self
+    }
+
+    /// Quoted lower-case hex MD5 for single-part uploads, `"<hex>-<parts>"` for multipart.
     pub fn etag(&self) -> String {
-        format!("\"{}\"", hex::encode(self.md5))
+        match self.multipart {
+            Some((digest, parts)) => format!("\"{}-{parts}\"", hex::encode(digest)),
+            None => format!("\"{}\"", hex::encode(self.md5)),
+        }
     }
 
     pub fn crc64(&self) -> u64 {

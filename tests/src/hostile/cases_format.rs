@@ -5,6 +5,7 @@ use std::io::Write;
 
 use super::cases_content::noise;
 use super::raw_tar::{gzip, xz, Tar, CHAR_DEVICE, DIRECTORY, FIFO, GNU_SPARSE, REGULAR};
+use super::raw_zip::differentials::{differentials, Verdict};
 use super::raw_zip::{zip, zip_with, Entry, Options, FLAG_ENCRYPTED, FLAG_UTF8};
 use super::{accepts, fails, Accepted, Case, Family};
 
@@ -39,9 +40,6 @@ pub(super) fn cases() -> Vec<Case> {
     let py = b"print('ok')\n";
     let mut descriptor = Entry::deflated("d.py", &b"descriptor\n".repeat(30));
     descriptor.descriptor = true;
-    let first = zip(&[Entry::stored("first.py", b"first")]);
-    let mut two_ends = first.clone();
-    two_ends.extend_from_slice(&zip(&[Entry::stored("second.py", b"second")]));
     let long_name = format!("pkg/{}/m.py", "long".repeat(40));
     let long_tree = format!("{}/", &long_name[4..long_name.len() - 5]);
     let tar_text = b"x = 1\n".repeat(100);
@@ -60,7 +58,7 @@ pub(super) fn cases() -> Vec<Case> {
     let sum: u32 = garbage_mtime[..512].iter().map(|&b| u32::from(b)).sum();
     garbage_mtime[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
 
-    vec![
+    let mut cases = vec![
         // ---------------------------------------------------------------- zip format
         z("encrypted-entry", Format, "ZipCrypto-flagged entry", &[Entry { flags: FLAG_ENCRYPTED, ..Entry::stored("a.py", &noise(64, 3)) }], fails(UNSUPPORTED, "encrypted")),
         z("method-xz", Format, "compression method 95 (XZ)", &[Entry { method: 95, ..Entry::stored("a.py", py) }], fails(UNSUPPORTED, "method 95")),
@@ -110,14 +108,6 @@ pub(super) fn cases() -> Vec<Case> {
             "a `#!` stub before the archive (self-extractor style)",
             zip_with(&[Entry::stored("a.py", py)], &Options { prefix: b"#!/bin/sh\nexec python3 -m zipapp \"$0\"\n".to_vec(), ..Options::default() }),
             accepts(Accepted::tree(&["a.py"]).content("a.py", py)),
-        ),
-        raw(
-            "two-end-records",
-            Format,
-            ".zip",
-            "two complete archives back to back (two end records): the last one is used for validation and extraction alike",
-            two_ends,
-            accepts(Accepted::tree(&["second.py"]).content("second.py", b"second")),
         ),
         z(
             "cp437-name",
@@ -216,5 +206,26 @@ pub(super) fn cases() -> Vec<Case> {
             gzip(&Tar::new().dir("./").file("./a.py", b"a").raw(b"./b", REGULAR, b"", 0o644, 1, b"b").finish()),
             accepts(Accepted::tree(&["a.py", "b"])),
         ),
-    ]
+    ];
+    cases.extend(differential_cases());
+    cases
+}
+
+/// Archives that honest readers read differently (refused) and their look-alikes
+/// (accepted), as the kit's own tests use them: see `zipcraft::differentials`.
+fn differential_cases() -> Vec<Case> {
+    differentials()
+        .into_iter()
+        .map(|d| {
+            let expect = match d.verdict {
+                Verdict::Refused(says) => fails(UNSAFE, says),
+                Verdict::Accepted(files) => {
+                    let mut paths: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
+                    paths.sort();
+                    accepts(files.iter().fold(Accepted::tree(&paths), |a, (p, data)| a.content(p, data)))
+                }
+            };
+            raw(d.name, Family::Format, ".zip", d.about, d.bytes, expect)
+        })
+        .collect()
 }

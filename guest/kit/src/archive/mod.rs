@@ -37,16 +37,21 @@
 //! | symlink that stays inside (may dangle) | created after every regular file and directory was written, so no write ever goes through a link |
 //! | symlink target longer than `min(max_path_bytes, 4095)` | `limit-exceeded` |
 //! | hard links, device files, fifos, sockets, unknown zip file types | rejected (`unsafe-archive`) |
-//! | zip entries whose local data ranges overlap (Fifield's "better zip bomb") | rejected (`unsafe-archive`) |
+//! | zip entries that overlap: a local header, its data or data descriptor reaching into the next entry's local header or the central directory (Fifield's "better zip bomb") | rejected (`unsafe-archive`) |
 //! | more than `max_unpacked_bytes` in total (declared or actually written) | `limit-exceeded` |
 //! | zip entry whose uncompressed/compressed ratio (declared or actual) exceeds `max_compression_ratio`, for entries above 1 MiB | `limit-exceeded` |
 //! | zip whose entries' declared sizes in total exceed `max_compression_ratio` times their compressed sizes in total, above 1 MiB (many small entries of zeros) | `limit-exceeded` |
 //! | tar stream whose decompressed/compressed ratio exceeds `max_compression_ratio`, beyond the first 1 MiB (compressed bytes counted as the decoder consumes them) | `limit-exceeded` |
 //! | an entry that inflates to more or fewer bytes than declared, a CRC (zip) or stream checksum (gzip, xz) mismatch, truncation, corrupt compressed data | `integrity` |
 //! | not a zip at all (e.g. an OBS XML error body or an HTML page), not gzip/xz | `integrity`, the message shows the object's first bytes, escaped |
-//! | data prepended to a zip (self-extracting stubs, a `#!` line) | accepted: the zip crate locates the archive by its end record and shifts offsets, and the same parse is used to validate and extract |
-//! | two end-of-central-directory records | whatever the zip crate's parse yields (it prefers the last valid one); validation and extraction share that one parse, so they cannot disagree |
-//! | central directory vs local headers | the central directory is authoritative; local headers only locate the data |
+//! | data prepended to a zip (self-extracting stubs, a `#!` line), even holding zip signatures | accepted: the directory ends right before its end record and offsets shift by the prepended length, as every reader computes it; bytes before the first entry are not examined |
+//! | more than one end record that parses (as `eocd.rs` defines it): in the comment, after it, or a second archive before this one (`cat a.zip b.zip`) | rejected (`unsafe-archive`): readers differ in which record they use |
+//! | an archive comment that merely contains the bytes `PK\x05\x06` | accepted: no record parses there |
+//! | a ZIP64 end record or locator contradicting a classic end-record field that is not a 0xFFFF/0xFFFFFFFF sentinel | rejected (`unsafe-archive`) |
+//! | a central directory holding more or fewer entries or bytes than its end record declares, or not ending right before it | rejected (`unsafe-archive`): readers trusting the count, the size or the position list different files |
+//! | the zip crate's parse differing from the directory the end record locates (it searches when the directory is not where the record says) | rejected (`unsafe-archive`) |
+//! | a local header whose name, method, general-purpose flags, CRC-32 or sizes differ from its central entry (with flag bit 3, CRC and sizes may be 0 and the data descriptor must repeat the central values) | rejected (`unsafe-archive`): readers that walk local headers would unpack other files |
+//! | a local-header signature between entries (an entry no central directory lists) | rejected (`unsafe-archive`) |
 //! | encrypted zip entries, multi-disk zips, compression methods other than stored, deflate, deflate64, bzip2 and LZMA (including XZ-in-zip and zstd), GNU sparse tar entries | `unsupported`, naming the method or feature |
 //! | LZMA entry whose dictionary needs more than 256 MiB; xz block needing more than 256 MiB | `limit-exceeded` |
 //! | ZIP64, data descriptors, pax and GNU long names, concatenated gzip members, an empty archive | accepted (an empty archive gives an empty tree) |
@@ -58,8 +63,10 @@
 //! | data after the end of a tar archive | ignored up to 16 MiB (record padding), then `integrity`; gzip and xz trailers are always verified |
 
 pub mod checksum;
+mod directory;
 mod eocd;
 mod fsout;
+mod layout;
 mod links;
 mod names;
 mod output;

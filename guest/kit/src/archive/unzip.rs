@@ -1,9 +1,12 @@
 //! Zip extraction: one `ZipArchive` parse is validated completely, then extracted.
 //!
-//! Order of work: open (the crate finds the end record, so prepended data is fine), check
-//! every central-directory entry (names, types, methods, declared sizes, the tree), check
-//! that no two entries' local ranges overlap, read and check symlink targets and LZMA
-//! headers, and only then write, in local-header order so the reads stay sequential.
+//! Order of work: find the one end record and read the central directory it locates
+//! ([`super::eocd`], [`super::directory`]: an archive that admits two readings is refused),
+//! check every local header, data descriptor and the bytes between entries against it
+//! ([`super::layout`]: no overlaps, nothing unlisted), open it with the zip crate (whose
+//! parse must be the same one), check every central-directory entry (names, types, methods,
+//! declared sizes, the tree), read and check symlink targets and LZMA headers, and only then
+//! write, in local-header order so the reads stay sequential.
 //!
 //! XZ-in-zip (method 95) is not enabled: the zip crate builds its xz decoder without a memory
 //! limit, so one block header could demand a 1.5 GiB dictionary. LZMA (method 14) entries
@@ -13,13 +16,14 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use zip::result::ZipError;
-use zip::{CompressionMethod, HasZipMetadata, ZipArchive};
+use zip::{CompressionMethod, ZipArchive};
 
+use super::directory::{self, CentralEntry};
+use super::eocd::{self, EndRecord};
 use super::output::{FileSpec, Output, RATIO_FLOOR};
 use super::seekbuf::SeekBuf;
 use super::tree::{Kind, Tree};
-use super::{eocd, names};
-use super::{links, ExtractStats};
+use super::{layout, links, names, ExtractStats};
 use crate::text::{escape, escape_bytes};
 use crate::{Error, Limits, Result};
 
@@ -47,12 +51,9 @@ pub(crate) struct Planned {
     pub index: usize,
     pub path: String,
     pub what: What,
-    pub header_start: u64,
-    pub size: u64,
-    pub compressed: u64,
     pub method: CompressionMethod,
-    pub crc32: u32,
-    pub name_raw: Box<[u8]>,
+    /// The entry as its central header's bytes say (the zip crate's parse agrees).
+    pub central: CentralEntry,
 }
 
 /// The central directory, checked entry by entry; `plan` is in central-directory order.
@@ -71,13 +72,22 @@ pub(crate) fn extract<R: Read + Seek>(
     let mut src =
         SeekBuf::new(reader, READ_BUFFER).map_err(|e| Error::io("reading the archive", e))?;
     let head = sniff(&mut src)?;
-    let declared =
-        eocd::max_declared_entries(&mut src).map_err(|e| Error::io("reading the archive", e))?;
-    if declared > limits.max_entries {
-        return Err(too_many_entries(declared, limits));
+    let ends = eocd::read_ends(&mut src).map_err(|e| Error::io("reading the archive", e))?;
+    if ends.max_declared > limits.max_entries {
+        return Err(too_many_entries(ends.max_declared, limits));
     }
+    let end = ends.primary()?.cloned();
+    let central = match &end {
+        Some(end) => {
+            let central = directory::read(&mut src, end)?;
+            ends.check_prepended(end, directory::archive_start(&central, end))?;
+            layout::check_file(&mut src, &central, end.cd_start)?;
+            central
+        }
+        None => Vec::new(),
+    };
     let mut archive = ZipArchive::new(src).map_err(|e| open_error(e, &head))?;
-    let plan = validate(&mut archive, limits)?;
+    let plan = validate(&mut archive, central, end.as_ref(), limits)?;
 
     let mut out = Output::new(target, limits, progress)?;
     for p in plan {
@@ -91,8 +101,8 @@ pub(crate) fn extract<R: Read + Seek>(
                     .map_err(|e| entry_error(e, &p.path))?;
                 let spec = FileSpec {
                     path: &p.path,
-                    declared: Some(p.size),
-                    compressed: Some(p.compressed),
+                    declared: Some(p.central.size),
+                    compressed: Some(p.central.compressed),
                     executable,
                 };
                 out.file(&spec, &mut file, &mut |e| read_error(e, &p.path))?;
@@ -103,14 +113,14 @@ pub(crate) fn extract<R: Read + Seek>(
 }
 
 /// Checks everything that can be checked before writing; returns what to write, in data
-/// order.
-fn validate<R: Read + Seek>(archive: &mut ZipArchive<R>, limits: &Limits) -> Result<Vec<Planned>> {
-    let Central { mut plan, tree, lzma } = check_central(archive, limits)?;
-    match archive.has_overlapping_entries() {
-        Ok(false) => {}
-        Ok(true) => return Err(overlap_error(archive)),
-        Err(e) => return Err(entry_error(e, "?").context("reading the local headers")),
-    }
+/// order. The layout (overlaps, local headers) was checked before the crate's parse.
+fn validate<R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
+    central: Vec<CentralEntry>,
+    end: Option<&EndRecord>,
+    limits: &Limits,
+) -> Result<Vec<Planned>> {
+    let Central { mut plan, tree, lzma } = check_central(archive, central, end, limits)?;
     for &i in &lzma {
         check_lzma_dictionary(archive, &plan[i])?;
     }
@@ -120,14 +130,20 @@ fn validate<R: Read + Seek>(archive: &mut ZipArchive<R>, limits: &Limits) -> Res
             links::check(&tree, &p.path, target, limits)?;
         }
     }
-    plan.sort_by_key(|p| p.header_start);
+    plan.sort_by_key(|p| p.central.header_start);
     Ok(plan)
 }
 
-/// Every check that needs only the central directory: names, types, methods, declared
-/// sizes and ratios, the tree. What needs the local headers or entry data (overlaps, LZMA
-/// dictionaries, symlink targets) is the caller's.
-pub(crate) fn check_central<R: Read + Seek>(archive: &ZipArchive<R>, limits: &Limits) -> Result<Central> {
+/// Every check that needs only the central directory: that the zip crate's parse is the
+/// one `central` (read from `end`) describes, names, types, methods, declared sizes and
+/// ratios, the tree. What needs the local headers or entry data (layout, LZMA dictionaries,
+/// symlink targets) is the caller's.
+pub(crate) fn check_central<R: Read + Seek>(
+    archive: &ZipArchive<R>,
+    central: Vec<CentralEntry>,
+    end: Option<&EndRecord>,
+    limits: &Limits,
+) -> Result<Central> {
     let count = archive.len();
     if count as u64 > limits.max_entries {
         return Err(too_many_entries(count as u64, limits));
@@ -137,15 +153,17 @@ pub(crate) fn check_central<R: Read + Seek>(archive: &ZipArchive<R>, limits: &Li
             "the archive's central directory lists the same name more than once",
         ));
     }
+    same_reading(archive, &central, end)?;
     let mut tree = Tree::new();
     let mut plan = Vec::with_capacity(count);
     let mut declared_total: u64 = 0;
     let mut compressed_total: u64 = 0;
     let mut lzma = Vec::new();
-    for index in 0..count {
+    for (index, c) in central.into_iter().enumerate() {
         let entry = archive
             .by_index_data(index)
             .map_err(|e| entry_error(e, "?"))?;
+        same_entry(&entry, &c)?;
         let raw = entry.name_raw();
         if entry.flags().as_u16() & UTF8_FLAG != 0 && std::str::from_utf8(raw).is_err() {
             return Err(Error::unsafe_archive(format!(
@@ -165,12 +183,8 @@ pub(crate) fn check_central<R: Read + Seek>(archive: &ZipArchive<R>, limits: &Li
                 index,
                 path: String::new(),
                 what: What::Skip,
-                header_start: entry.header_start(),
-                size: entry.size(),
-                compressed: entry.compressed_size(),
                 method: entry.compression(),
-                crc32: entry.crc32(),
-                name_raw: raw.into(),
+                central: c,
             });
             continue;
         }
@@ -231,12 +245,8 @@ pub(crate) fn check_central<R: Read + Seek>(archive: &ZipArchive<R>, limits: &Li
             index,
             path: parsed.path,
             what,
-            header_start: entry.header_start(),
-            size,
-            compressed,
             method,
-            crc32: entry.crc32(),
-            name_raw: raw.into(),
+            central: c,
         });
     }
     // The ratio limit per entry misses many small entries of zeros (each under the floor):
@@ -251,6 +261,42 @@ pub(crate) fn check_central<R: Read + Seek>(archive: &ZipArchive<R>, limits: &Li
         )));
     }
     Ok(Central { plan, tree, lzma })
+}
+
+/// The zip crate must read the directory the end record locates: where it starts, where the
+/// archive starts and how many entries it holds.
+fn same_reading<R: Read + Seek>(archive: &ZipArchive<R>, central: &[CentralEntry], end: Option<&EndRecord>) -> Result<()> {
+    let Some(end) = end else {
+        return Err(Error::unsafe_archive(format!(
+            "the zip reader found a central directory at offset {} that no end record locates \
+             the way other readers do",
+            archive.central_directory_start()
+        )));
+    };
+    let (start, offset, len) = (archive.central_directory_start(), archive.offset(), archive.len());
+    if (start, offset, len) != (end.cd_start, end.prefix, central.len()) {
+        return Err(Error::unsafe_archive(format!(
+            "the zip reader reads {len} entries from offset {start} (archive start {offset}), \
+             the end record locates {} entries at offset {} (archive start {})",
+            central.len(),
+            end.cd_start,
+            end.prefix
+        )));
+    }
+    Ok(())
+}
+
+/// An entry as the zip crate parsed it must be the header `c` describes.
+fn same_entry(entry: &zip::read::ZipFileEntry<'_>, c: &CentralEntry) -> Result<()> {
+    let crate_view = (entry.central_header_start(), entry.header_start(), entry.compressed_size(), entry.size(), entry.crc32());
+    if crate_view != (c.central_at, c.header_start, c.compressed, c.size, c.crc32) {
+        return Err(Error::unsafe_archive(format!(
+            "the zip reader reads entry `{}` differently from its central header (offsets, \
+             sizes or CRC-32)",
+            escape_bytes(&c.name_raw)
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn too_many_entries(count: u64, limits: &Limits) -> Error {
@@ -342,7 +388,7 @@ fn check_lzma_dictionary<R: Read + Seek>(archive: &mut ZipArchive<R>, p: &Planne
     let dict = u64::from(u32::from_le_bytes([
         header[5], header[6], header[7], header[8],
     ]));
-    let needed = dict.min(p.size.max(4096));
+    let needed = dict.min(p.central.size.max(4096));
     if needed > MAX_LZMA_DICT {
         return Err(Error::limit(format!(
             "LZMA entry `{}` needs a {} MiB dictionary, more than the {} MiB allowed",
@@ -352,40 +398,6 @@ fn check_lzma_dictionary<R: Read + Seek>(archive: &mut ZipArchive<R>, p: &Planne
         )));
     }
     Ok(())
-}
-
-/// Names the entries behind a positive overlap check.
-fn overlap_error<R: Read + Seek>(archive: &ZipArchive<R>) -> Error {
-    let mut ranges = Vec::new();
-    for i in 0..archive.len() {
-        if let Ok(entry) = archive.by_index_data(i) {
-            let data = entry.get_metadata();
-            let end = data
-                .data_start
-                .get()
-                .map(|s| s.saturating_add(data.compressed_size))
-                .unwrap_or(data.header_start);
-            ranges.push((data.header_start, end, escape_bytes(entry.name_raw())));
-        }
-    }
-    ranges.sort();
-    let directory = archive.central_directory_start();
-    for pair in ranges.windows(2) {
-        if pair[0].1 > pair[1].0 {
-            return Error::unsafe_archive(format!(
-                "entries `{}` and `{}` overlap in the archive (a zip bomb shares compressed data \
-                 this way)",
-                pair[0].2, pair[1].2
-            ));
-        }
-    }
-    if let Some(r) = ranges.iter().find(|r| r.1 > directory) {
-        return Error::unsafe_archive(format!(
-            "the data of entry `{}` overlaps the central directory",
-            r.2
-        ));
-    }
-    Error::unsafe_archive("entries of the archive overlap")
 }
 
 /// The first bytes of the object, for the "not a zip" message.

@@ -2,20 +2,23 @@
 //! object's tail), checked completely, and then the entries are inflated and written as
 //! their bytes stream past, in one pass, with no copy of the archive on disk or in memory.
 //!
-//! The same rules as [`super::extract_zip`] apply and the central directory is parsed by the
-//! same zip crate with the same checks ([`super::unzip::check_central`]). What
-//! `extract_zip` checks up front from the local headers happens here as each one arrives,
-//! before its entry is written:
-//! - overlaps: entries are visited in header order, and an entry whose local header starts
-//!   before the previous entry's data ended, or whose data runs into the central directory,
-//!   is `unsafe-archive`;
+//! The same rules as [`super::extract_zip`] apply: the same end-record and central-directory
+//! reading ([`super::eocd`], [`super::directory`]) and the same zip crate parse with the same
+//! checks ([`super::unzip::check_central`]). What `extract_zip` checks up front from the
+//! local headers ([`super::layout`]) happens here as each one arrives, before its entry is
+//! written:
+//! - entries are visited in header order; each local header must repeat its central entry;
+//!   an entry whose header, data or data descriptor runs into the next entry's header, the
+//!   next part's share or the central directory is `unsafe-archive`, and so is a data
+//!   descriptor that disagrees with the central entry or a local-header signature in the
+//!   bytes between entries;
 //! - symlink targets are read from the stream, checked against the complete tree, and the
 //!   links created last, as always.
 //!
 //! Integrity without a whole-object checksum: every byte written is covered by its entry's
-//! CRC-32 and declared size; each local header must carry the central directory's name for
-//! the entry (so a damaged name cannot go unnoticed); and the bytes of the tail that the
-//! body download covers again must be identical. Only stored and deflated entries stream;
+//! CRC-32 and declared size; each local header must repeat the central directory's entry
+//! (so a damaged header cannot go unnoticed); and the bytes of the tail that the body
+//! download covers again must be identical. Only stored and deflated entries stream;
 //! [`prepare`] answers [`Prepared::NotStreamable`] for anything else, and the caller uses the
 //! file-based extractor.
 
@@ -27,17 +30,16 @@ use std::rc::Rc;
 use flate2::{Decompress, FlushDecompress, Status};
 use zip::{CompressionMethod, ZipArchive};
 
-use super::links;
+use super::directory::{self, CentralEntry};
+use super::layout::{self, After, Next, SigScan, LOCAL_FIXED, LOCAL_SIG};
 use super::output::{FileSpec, OpenFile, Output};
 use super::tree::Tree;
 use super::unzip::{check_central, too_many_entries, What};
-use super::{eocd, ExtractStats};
+use super::{eocd, links, ExtractStats};
 use crate::http::Sink;
 use crate::text::{escape, escape_bytes};
 use crate::{Error, Limits, Result};
 
-const LOCAL_SIG: [u8; 4] = [b'P', b'K', 3, 4];
-const LOCAL_FIXED: usize = 30;
 /// Inflated bytes are gathered into writes of up to this size.
 const OUT_BUFFER: usize = 1 << 20;
 
@@ -63,12 +65,8 @@ pub enum Prepared {
 struct Entry {
     path: String,
     what: What,
-    header_start: u64,
-    size: u64,
-    compressed: u64,
     deflated: bool,
-    crc32: u32,
-    name_raw: Box<[u8]>,
+    central: CentralEntry,
 }
 
 /// The checked central directory, entries in the order their data appears.
@@ -83,6 +81,8 @@ pub struct Plan {
     /// No entry's data may run past this offset: the central directory, or the next part's
     /// first local header.
     stop: u64,
+    /// The next part's first entry, for messages about running into it.
+    after: Option<CentralEntry>,
 }
 
 /// Per-entry cost, in compressed-byte equivalents, when shares are balanced: a small file
@@ -117,9 +117,10 @@ impl Plan {
         let index = (index as usize).min(count - 1);
         let bounds = share_bounds(&self.entries, count);
         let (first, end) = (bounds[index], bounds[index + 1]);
-        self.stop = self.entries.get(end).map_or(self.directory_start, |e| e.header_start).min(self.directory_start);
-        self.body_start = if index == 0 { 0 } else { self.entries.get(first).map_or(self.stop, |e| e.header_start) };
+        self.stop = self.entries.get(end).map_or(self.directory_start, |e| e.central.header_start).min(self.directory_start);
+        self.body_start = if index == 0 { 0 } else { self.entries.get(first).map_or(self.stop, |e| e.central.header_start) };
         self.body_start = self.body_start.min(self.stop);
+        self.after = self.entries.get(end).map(|e| e.central.clone());
         self.entries.truncate(end);
         self.entries.drain(..first);
     }
@@ -127,7 +128,7 @@ impl Plan {
 
 /// `count + 1` entry indices: share `k` is `bounds[k]..bounds[k + 1]`.
 fn share_bounds(entries: &[Entry], count: usize) -> Vec<usize> {
-    let weight = |e: &Entry| e.compressed.saturating_add(ENTRY_WEIGHT);
+    let weight = |e: &Entry| e.central.compressed.saturating_add(ENTRY_WEIGHT);
     let total: u128 = entries.iter().map(|e| weight(e) as u128).sum();
     let mut bounds = Vec::with_capacity(count + 1);
     bounds.push(0);
@@ -185,14 +186,27 @@ impl Seek for TailReader<'_> {
 pub fn prepare(tail: &Tail<'_>, limits: &Limits) -> Result<Prepared> {
     let missed = Rc::new(Cell::new(None));
     let mut reader = TailReader { tail, pos: tail.start, missed: missed.clone() };
-    let declared = eocd::max_declared_entries(&mut reader);
+    let ends = eocd::read_ends(&mut reader);
     if let Some(at) = missed.get() {
         return Ok(Prepared::NeedFrom(at));
     }
-    let declared = declared.map_err(|e| Error::io("reading the archive's end records", e))?;
-    if declared > limits.max_entries {
-        return Err(too_many_entries(declared, limits));
+    let ends = ends.map_err(|e| Error::io("reading the archive's end records", e))?;
+    if ends.max_declared > limits.max_entries {
+        return Err(too_many_entries(ends.max_declared, limits));
     }
+    let end = ends.primary()?.cloned();
+    let central = match &end {
+        Some(end) => {
+            let central = directory::read(&mut reader, end);
+            if let Some(at) = missed.get() {
+                return Ok(Prepared::NeedFrom(at));
+            }
+            let central = central?;
+            ends.check_prepended(end, directory::archive_start(&central, end))?;
+            central
+        }
+        None => Vec::new(),
+    };
     reader.pos = tail.start;
     let parsed = ZipArchive::new(reader);
     // The crate may swallow a read error and report something else: the miss decides.
@@ -203,7 +217,7 @@ pub fn prepare(tail: &Tail<'_>, limits: &Limits) -> Result<Prepared> {
         Ok(a) => a,
         Err(e) => return Ok(Prepared::NotStreamable(format!("the end of the object does not parse as a zip: {e}"))),
     };
-    let central = check_central(&archive, limits)?;
+    let central = check_central(&archive, central, end.as_ref(), limits)?;
     let mut entries = Vec::with_capacity(central.plan.len());
     for p in central.plan {
         let deflated = match p.method {
@@ -213,21 +227,12 @@ pub fn prepare(tail: &Tail<'_>, limits: &Limits) -> Result<Prepared> {
             _ if matches!(p.what, What::Skip | What::Dir) => false,
             other => return Ok(Prepared::NotStreamable(format!("entry `{}` uses {other}, which is not streamed", escape(&p.path)))),
         };
-        entries.push(Entry {
-            path: p.path,
-            what: p.what,
-            header_start: p.header_start,
-            size: p.size,
-            compressed: p.compressed,
-            deflated,
-            crc32: p.crc32,
-            name_raw: p.name_raw,
-        });
+        entries.push(Entry { path: p.path, what: p.what, deflated, central: p.central });
     }
-    entries.sort_by_key(|e| e.header_start);
-    if let Some(w) = entries.windows(2).find(|w| w[0].header_start == w[1].header_start) {
+    entries.sort_by_key(|e| e.central.header_start);
+    if let Some(w) = entries.windows(2).find(|w| w[0].central.header_start == w[1].central.header_start) {
         return Err(Error::unsafe_archive(format!(
-            "entries `{}` and `{}` share one local header (a zip bomb shares compressed data this way)",
+            "entries `{}` and `{}` overlap: they share one local header (a zip bomb shares compressed data this way)",
             shown(&w[0]),
             shown(&w[1])
         )));
@@ -240,6 +245,7 @@ pub fn prepare(tail: &Tail<'_>, limits: &Limits) -> Result<Prepared> {
         tail_start: tail.start,
         body_start: 0,
         stop: archive.central_directory_start(),
+        after: None,
     }))
 }
 
@@ -250,6 +256,8 @@ enum State {
     Header { need: usize },
     /// `left` compressed bytes of the current entry still to come.
     Data { left: u64 },
+    /// Collecting the current entry's data descriptor: its first 4 bytes, then the rest.
+    Descriptor { need: usize, wide: bool },
 }
 
 /// Where the current entry's inflated bytes go.
@@ -275,6 +283,10 @@ pub struct ZipStream<'a> {
     obuf: Vec<u8>,
     filled: usize,
     dest: Dest,
+    /// What the current entry's local header announced after its data.
+    after: After,
+    /// Scans the bytes after the previous entry for unlisted local headers.
+    gap: Option<SigScan>,
     error: Option<Error>,
     restarted: bool,
 }
@@ -295,6 +307,8 @@ impl<'a> ZipStream<'a> {
             obuf: vec![0; OUT_BUFFER],
             filled: 0,
             dest: Dest::Discard,
+            after: After::Nothing,
+            gap: None,
             error: None,
             restarted: false,
         })
@@ -329,25 +343,25 @@ impl<'a> ZipStream<'a> {
             match self.state {
                 State::Seek => {
                     let Some(e) = self.plan.entries.get(self.next) else {
-                        // Data descriptors or padding before the central directory.
+                        // After the last entry: the gap up to `stop` is scanned; what follows
+                        // (the central directory, fetched again without an ETag) is no entry's.
+                        let gap = (self.plan.stop.saturating_sub(self.pos).min(data.len() as u64)) as usize;
+                        self.skip(&data[..gap])?;
                         self.pos += data.len() as u64;
                         return Ok(());
                     };
-                    if self.pos > e.header_start {
-                        return Err(Error::unsafe_archive(format!(
-                            "entry `{}` starts inside the previous entry's data (a zip bomb shares compressed data this way)",
-                            shown(e)
-                        )));
-                    }
-                    let gap = ((e.header_start - self.pos).min(data.len() as u64)) as usize;
+                    let (limit, next) = self.limit();
+                    layout::ends_before(&e.central, e.central.header_start.checked_add(LOCAL_FIXED as u64), limit, next)?;
+                    // The body starts at or before the first entry, and every entry ends at or
+                    // before the next one's header (checked as it ends).
+                    let gap = (e.central.header_start.saturating_sub(self.pos).min(data.len() as u64)) as usize;
                     if gap > 0 {
+                        self.skip(&data[..gap])?;
                         data = &data[gap..];
                         self.pos += gap as u64;
                         continue;
                     }
-                    if e.header_start.saturating_add(LOCAL_FIXED as u64) > self.plan.stop {
-                        return Err(self.overlap(e));
-                    }
+                    self.gap = None;
                     self.header.clear();
                     self.state = State::Header { need: LOCAL_FIXED };
                 }
@@ -371,9 +385,37 @@ impl<'a> ZipStream<'a> {
                         self.end_entry()?;
                     }
                 }
+                State::Descriptor { need, wide } => {
+                    let n = (need - self.header.len()).min(data.len());
+                    self.header.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                    self.pos += n as u64;
+                    if self.header.len() == need {
+                        self.descriptor_part_done(need, wide)?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// Bytes between entries (or before the first): scanned once an entry precedes them.
+    fn skip(&mut self, bytes: &[u8]) -> Result<()> {
+        if let (Some(scan), false) = (&mut self.gap, bytes.is_empty())
+            && let Some(at) = scan.feed(bytes)
+        {
+            return Err(layout::unlisted(at, &self.plan.entries[self.next - 1].central));
+        }
+        Ok(())
+    }
+
+    /// Where the current entry must end, and what begins there.
+    fn limit(&self) -> (u64, Next<'_>) {
+        let next = self.plan.entries.get(self.next + 1).map(|n| &n.central).or(self.plan.after.as_ref());
+        match next {
+            Some(n) if n.header_start <= self.plan.stop => (n.header_start, Next::Entry(n)),
+            _ => (self.plan.stop, Next::Directory),
+        }
     }
 
     /// Bytes the tail already holds must come again unchanged.
@@ -395,42 +437,39 @@ impl<'a> ZipStream<'a> {
 
     fn header_part_done(&mut self, need: usize) -> Result<()> {
         let e = &self.plan.entries[self.next];
+        let (limit, next) = self.limit();
         if need == LOCAL_FIXED {
-            if self.header[..4] != LOCAL_SIG {
-                return Err(Error::integrity(format!(
-                    "corrupt zip archive: no local header where the central directory places entry `{}`",
-                    shown(e)
-                )));
-            }
-            let name_len = u16::from_le_bytes([self.header[26], self.header[27]]) as usize;
-            let extra_len = u16::from_le_bytes([self.header[28], self.header[29]]) as usize;
-            let full = LOCAL_FIXED + name_len + extra_len;
-            if e.header_start.saturating_add(full as u64) > self.plan.stop {
-                return Err(self.overlap(e));
-            }
+            let full = layout::local_len(&self.header).ok_or_else(|| layout::no_local_header(&e.central))?;
+            layout::ends_before(&e.central, Some(e.central.header_start + full as u64), limit, next)?;
             if full > need {
                 self.state = State::Header { need: full };
                 return Ok(());
             }
         }
-        let name_len = u16::from_le_bytes([self.header[26], self.header[27]]) as usize;
-        if self.header[LOCAL_FIXED..LOCAL_FIXED + name_len] != *e.name_raw {
-            return Err(Error::integrity(format!(
-                "corrupt zip archive: the local header of entry `{}` names `{}`",
-                shown(e),
-                escape_bytes(&self.header[LOCAL_FIXED..LOCAL_FIXED + name_len])
-            )));
-        }
-        let data_end = self.pos.checked_add(e.compressed);
-        if data_end.is_none_or(|end| end > self.plan.stop) {
-            return Err(self.overlap(e));
-        }
-        let compressed = e.compressed;
+        let after = layout::check_local(&e.central, &self.header)?;
+        layout::ends_before(&e.central, self.pos.checked_add(e.central.compressed), limit, next)?;
+        let compressed = e.central.compressed;
+        self.after = after;
         self.begin_entry()?;
         self.state = State::Data { left: compressed };
         if compressed == 0 {
             self.end_entry()?;
         }
+        Ok(())
+    }
+
+    fn descriptor_part_done(&mut self, need: usize, wide: bool) -> Result<()> {
+        let e = &self.plan.entries[self.next];
+        let full = layout::descriptor_len(&self.header[..4], wide);
+        if full > need {
+            if self.pos - need as u64 + full as u64 > self.limit().0 {
+                return Err(layout::no_descriptor(&e.central));
+            }
+            self.state = State::Descriptor { need: full, wide };
+            return Ok(());
+        }
+        layout::check_descriptor(&e.central, &self.header, wide)?;
+        self.entry_done();
         Ok(())
     }
 
@@ -444,7 +483,7 @@ impl<'a> ZipStream<'a> {
         }
         self.dest = match &e.what {
             What::File { executable } => {
-                let spec = FileSpec { path: &e.path, declared: Some(e.size), compressed: Some(e.compressed), executable: *executable };
+                let spec = FileSpec { path: &e.path, declared: Some(e.central.size), compressed: Some(e.central.compressed), executable: *executable };
                 Dest::File(self.out.begin_file(&spec)?)
             }
             What::Symlink { .. } => Dest::Link(Vec::new()),
@@ -529,15 +568,15 @@ impl<'a> ZipStream<'a> {
         let dest = std::mem::replace(&mut self.dest, Dest::Discard);
         let e = &self.plan.entries[self.next];
         if !matches!(dest, Dest::Discard) {
-            if self.produced != e.size {
+            if self.produced != e.central.size {
                 return Err(Error::integrity(format!(
                     "`{}` holds {} bytes but the archive declares {}",
                     escape(&e.path),
                     self.produced,
-                    e.size
+                    e.central.size
                 )));
             }
-            if self.crc.0 != e.crc32 {
+            if self.crc.0 != e.central.crc32 {
                 return Err(Error::integrity(format!("CRC-32 mismatch in entry `{}`", escape(&e.path))));
             }
         }
@@ -557,22 +596,25 @@ impl<'a> ZipStream<'a> {
             }
             Dest::Discard => {}
         }
-        self.next += 1;
-        self.state = State::Seek;
-        // Caught here, not when more bytes arrive: the body may end with this entry.
-        if let Some(n) = self.plan.entries.get(self.next).filter(|n| n.header_start < self.pos) {
-            return Err(Error::unsafe_archive(format!(
-                "entry `{}` starts inside the previous entry's data (a zip bomb shares compressed data this way)",
-                shown(n)
-            )));
+        match self.after {
+            After::Descriptor { wide } => {
+                // Caught here, not when more bytes arrive: the body may end with this entry.
+                if self.pos + 4 > self.limit().0 {
+                    return Err(layout::no_descriptor(&self.plan.entries[self.next].central));
+                }
+                self.header.clear();
+                self.state = State::Descriptor { need: 4, wide };
+            }
+            After::Nothing => self.entry_done(),
         }
         Ok(())
     }
 
-    /// `e` runs past where the next share or the central directory begins.
-    fn overlap(&self, e: &Entry) -> Error {
-        let what = if self.plan.stop < self.plan.directory_start { "the entry after it" } else { "the central directory" };
-        Error::unsafe_archive(format!("the data of entry `{}` overlaps {what}", shown(e)))
+    /// The current entry is complete up to `pos`: scan what follows it up to the next one.
+    fn entry_done(&mut self) {
+        self.next += 1;
+        self.state = State::Seek;
+        self.gap = Some(SigScan::new(LOCAL_SIG, self.pos));
     }
 
     fn corrupt(&self, why: &str) -> Error {
@@ -593,7 +635,7 @@ impl Crc32 {
 
 fn shown(e: &Entry) -> String {
     if e.path.is_empty() {
-        escape_bytes(&e.name_raw)
+        escape_bytes(&e.central.name_raw)
     } else {
         escape(&e.path)
     }

@@ -1,18 +1,33 @@
-//! End-to-end integrity: CRC-64/XZ (what OBS calls crc64ecma) or a single-part MD5 ETag,
-//! computed while the bytes stream past.
+//! End-to-end integrity: the whole-object checksum a store announced (CRC-64/XZ, what OBS
+//! calls crc64ecma; S3's CRC-32, CRC-32C, CRC-64/NVME, SHA-1 and SHA-256) or a single-part
+//! MD5 ETag, computed while the bytes stream past.
 
-use crc::{Crc, Table, CRC_64_XZ};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use crc::{Crc, Table, CRC_32_ISCSI, CRC_64_NVME, CRC_64_XZ};
 use md5::{Digest as _, Md5};
+use sha1::Sha1;
+use sha2::Sha256;
 
 /// Slice-by-16 tables: several times faster than the byte-wise table, which matters in
 /// wasm where CRC otherwise shows up in profiles.
 static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_XZ);
+static CRC64_NVME: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_NVME);
+static CRC32C: Crc<u32, Table<16>> = Crc::<u32, Table<16>>::new(&CRC_32_ISCSI);
 
 /// What the store promised about the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expected {
     Crc64(u64),
     Md5([u8; 16]),
+    /// CRC-32 of zip and gzip (S3's `CRC32`).
+    Crc32(u32),
+    /// CRC-32C, Castagnoli (S3's `CRC32C`).
+    Crc32c(u32),
+    /// S3's `CRC64NVME`.
+    Crc64Nvme(u64),
+    Sha1([u8; 20]),
+    Sha256([u8; 32]),
 }
 
 impl Expected {
@@ -20,8 +35,21 @@ impl Expected {
         match self {
             Expected::Crc64(_) => "crc64ecma",
             Expected::Md5(_) => "md5-etag",
+            Expected::Crc32(_) => "crc32",
+            Expected::Crc32c(_) => "crc32c",
+            Expected::Crc64Nvme(_) => "crc64nvme",
+            Expected::Sha1(_) => "sha1",
+            Expected::Sha256(_) => "sha256",
         }
     }
+}
+
+/// A base64 digest of exactly `N` bytes, as S3 sends `x-amz-checksum-*`. A composite
+/// checksum of a multipart upload (`...==-3`) is a checksum of checksums, not of the
+/// object's bytes, and gives `None`.
+pub fn parse_base64_digest<const N: usize>(v: &str) -> Option<[u8; N]> {
+    let bytes = STANDARD.decode(v.trim()).ok()?;
+    bytes.try_into().ok()
 }
 
 /// An ETag that is the hex MD5 of the body: exactly 32 hex digits in quotes. Multipart
@@ -52,41 +80,62 @@ pub struct Verifier {
 }
 
 enum State {
-    Crc(crc::Digest<'static, u64, Table<16>>),
+    Crc64(crc::Digest<'static, u64, Table<16>>),
+    Crc32c(crc::Digest<'static, u32, Table<16>>),
+    /// Running CRC-32 through the archive code's implementation, which uses the host's
+    /// native one for large pieces.
+    Crc32(u32),
     Md5(Box<Md5>),
+    Sha1(Box<Sha1>),
+    Sha256(Box<Sha256>),
 }
 
 impl Verifier {
     pub fn new(expected: Expected) -> Self {
         let state = match expected {
-            Expected::Crc64(_) => State::Crc(CRC64.digest()),
+            Expected::Crc64(_) => State::Crc64(CRC64.digest()),
+            Expected::Crc64Nvme(_) => State::Crc64(CRC64_NVME.digest()),
+            Expected::Crc32c(_) => State::Crc32c(CRC32C.digest()),
+            Expected::Crc32(_) => State::Crc32(0),
             Expected::Md5(_) => State::Md5(Box::default()),
+            Expected::Sha1(_) => State::Sha1(Box::default()),
+            Expected::Sha256(_) => State::Sha256(Box::default()),
         };
         Verifier { expected, state }
     }
 
     pub fn update(&mut self, data: &[u8]) {
         match &mut self.state {
-            State::Crc(d) => d.update(data),
+            State::Crc64(d) => d.update(data),
+            State::Crc32c(d) => d.update(data),
+            State::Crc32(c) => *c = crate::archive::checksum::crc32(*c, data),
             State::Md5(d) => d.update(data),
+            State::Sha1(d) => d.update(data),
+            State::Sha256(d) => d.update(data),
         }
     }
 
-    /// `Ok(name)` when the digest matches, `Err((expected, actual))` as printable hex.
+    /// `Ok(name)` when the digest matches, `Err((expected, actual))` as printable text:
+    /// CRC-64/XZ in decimal as OBS sends it, S3's checksums in base64 as S3 sends them,
+    /// MD5 in hex as in the ETag.
     pub fn finish(self) -> Result<&'static str, (String, String)> {
         let name = self.expected.name();
-        match (self.state, self.expected) {
-            (State::Crc(d), Expected::Crc64(want)) => {
-                let got = d.finalize();
-                if got == want { Ok(name) } else { Err((want.to_string(), got.to_string())) }
-            }
-            (State::Md5(d), Expected::Md5(want)) => {
-                let got: [u8; 16] = d.finalize().into();
-                if got == want { Ok(name) } else { Err((hex::encode(want), hex::encode(got))) }
-            }
+        let (want, got) = match (self.state, self.expected) {
+            (State::Crc64(d), Expected::Crc64(want)) => (want.to_string(), d.finalize().to_string()),
+            (State::Crc64(d), Expected::Crc64Nvme(want)) => (b64(&want.to_be_bytes()), b64(&d.finalize().to_be_bytes())),
+            (State::Crc32c(d), Expected::Crc32c(want)) => (b64(&want.to_be_bytes()), b64(&d.finalize().to_be_bytes())),
+            (State::Crc32(c), Expected::Crc32(want)) => (b64(&want.to_be_bytes()), b64(&c.to_be_bytes())),
+            (State::Md5(d), Expected::Md5(want)) => (hex::encode(want), hex::encode(d.finalize())),
+            (State::Sha1(d), Expected::Sha1(want)) => (b64(&want), b64(&d.finalize())),
+            (State::Sha256(d), Expected::Sha256(want)) => (b64(&want), b64(&d.finalize())),
             _ => unreachable!("Verifier state always matches its expectation"),
-        }
+        };
+        if want == got { Ok(name) } else { Err((want, got)) }
     }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -126,6 +175,36 @@ mod tests {
         assert!(md5_from_etag("\"5d41402abc4b2a76b9719d911017c592-3\"").is_none());
         assert!(md5_from_etag("\"d41402abc4b2a76b9719d911017c592-3\"").is_none());
         assert!(md5_from_etag("\"zz41402abc4b2a76b9719d911017c592\"").is_none());
+    }
+
+    /// Each S3 algorithm against the value S3 (and botocore) gives for "123456789".
+    #[test]
+    fn s3_checksums() {
+        let cases: [(Expected, &str); 5] = [
+            (Expected::Crc32(u32::from_be_bytes(parse_base64_digest("y/Q5Jg==").unwrap())), "crc32"),
+            (Expected::Crc32c(u32::from_be_bytes(parse_base64_digest("4waSgw==").unwrap())), "crc32c"),
+            (Expected::Crc64Nvme(u64::from_be_bytes(parse_base64_digest("rosUhgp5mIg=").unwrap())), "crc64nvme"),
+            (Expected::Sha1(parse_base64_digest("98O8HYCOBHMq32eZZczDTKeuNEE=").unwrap()), "sha1"),
+            (Expected::Sha256(parse_base64_digest("FeKw08M4keuw8e9gnsQZQgwg4yDOlMZfvIwzEkSOsiU=").unwrap()), "sha256"),
+        ];
+        for (expected, name) in cases {
+            let mut v = Verifier::new(expected);
+            v.update(b"1234");
+            v.update(b"56789");
+            assert_eq!(v.finish(), Ok(name));
+            let mut v = Verifier::new(expected);
+            v.update(b"123456780");
+            let (want, got) = v.finish().unwrap_err();
+            assert_ne!(want, got, "{name}");
+        }
+    }
+
+    #[test]
+    fn base64_digests() {
+        assert_eq!(parse_base64_digest::<4>(" y/Q5Jg== "), Some([0xcb, 0xf4, 0x39, 0x26]));
+        assert_eq!(parse_base64_digest::<4>("y/Q5Jg==-3"), None, "a composite checksum is not the object's");
+        assert_eq!(parse_base64_digest::<8>("y/Q5Jg=="), None);
+        assert_eq!(parse_base64_digest::<4>("not base64"), None);
     }
 
     #[test]

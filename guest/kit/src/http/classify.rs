@@ -30,6 +30,27 @@ pub fn classify(status: u16) -> Class {
     }
 }
 
+/// Store codes that mean "you are asking too fast" (OBS, S3 and S3-compatible stores).
+const THROTTLE_CODES: &[&str] = &[
+    "SlowDown",
+    "SlowDownRead",
+    "SlowDownWrite",
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "RequestLimitExceeded",
+    "TooManyRequests",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+];
+
+/// Whether a transient answer is the store throttling us rather than failing. 429 always
+/// is; a 503 only with a throttling code or a `Retry-After`, because a bare 503 from a dead
+/// backend or a proxy deserves the short budget, not minutes of patience.
+pub fn is_throttle(status: u16, store_code: Option<&str>, has_retry_after: bool) -> bool {
+    status == 429 || store_code.is_some_and(|c| THROTTLE_CODES.contains(&c)) || (status == 503 && has_retry_after)
+}
+
 /// `Content-Range: bytes <start>-<end>/<total|*>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContentRange {
@@ -76,6 +97,18 @@ pub fn strong_etag(v: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttling_is_told_apart_from_failure() {
+        assert!(is_throttle(503, Some("SlowDown"), false));
+        assert!(is_throttle(503, Some("ServiceUnavailable"), false));
+        assert!(is_throttle(429, None, false));
+        assert!(is_throttle(503, None, true));
+        assert!(is_throttle(500, Some("RequestLimitExceeded"), false));
+        assert!(!is_throttle(503, None, false), "a bare 503 is a failure, not a request to slow down");
+        assert!(!is_throttle(500, Some("InternalError"), true));
+        assert!(!is_throttle(503, Some("slowdown"), false), "codes are case-sensitive");
+    }
 
     #[test]
     fn statuses() {

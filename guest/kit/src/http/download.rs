@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::checksum::{md5_from_etag, Expected, Verifier};
-use super::classify::{classify, parse_content_range, strong_etag, Class};
+use super::classify::{classify, is_throttle, parse_content_range, strong_etag, Class};
 use super::redirect::{host_allowed, resolve_location, Target};
 use super::sink::Sink;
 use super::small::{read_capped, ERROR_BODY_CAP};
@@ -39,6 +39,16 @@ pub trait Store {
     /// false for encryption modes whose ETag is not a plain digest.
     fn etag_is_md5(&self, _headers: &Headers) -> bool {
         true
+    }
+
+    /// What a response announcing the whole object promises about its bytes. By default
+    /// [`Store::crc64`], else an MD5 ETag; a store with other checksum headers (S3's
+    /// `x-amz-checksum-*`) answers here.
+    fn expected(&self, headers: &Headers) -> Option<Expected> {
+        self.crc64(headers).map(Expected::Crc64).or_else(|| {
+            let etag = headers.get("etag").and_then(strong_etag)?;
+            md5_from_etag(etag).filter(|_| self.etag_is_md5(headers)).map(Expected::Md5)
+        })
     }
 }
 
@@ -97,8 +107,13 @@ pub struct DownloadOutcome {
     pub bytes: u64,
     /// The size the store reported (Content-Length or Content-Range total), else `bytes`.
     pub object_size: u64,
-    /// Failed attempts that were retried.
+    /// Failed attempts that were retried, throttled ones not included.
     pub retries: u32,
+    /// Answers that said the store was throttling (each followed by a wait, but the last
+    /// when the budget ran out).
+    pub throttled: u32,
+    /// Time spent waiting on throttling.
+    pub throttle_wait: Duration,
     /// `crc64ecma` or `md5-etag` when a checksum was verified.
     pub verified: Option<&'static str>,
     pub etag: Option<String>,
@@ -112,7 +127,7 @@ pub struct DownloadOutcome {
 /// Why one attempt did not finish the download.
 enum Failure {
     /// Worth another attempt after a pause.
-    Transient { error: Error, retry_after: Option<Duration> },
+    Transient { error: Error, retry_after: Option<Duration>, throttled: bool },
     /// Start from byte 0 right away (the object changed or the server ignored our range).
     Restart { reason: &'static str },
     Fatal(Error),
@@ -160,6 +175,9 @@ pub fn download<T: Transport, S: Store + ?Sized, Z: Sleeper + ?Sized>(
     let mut failures = 0u32;
     let mut attempts = 0u32;
     let mut retries = 0u32;
+    let mut throttled = 0u32;
+    let mut throttle_wait = Duration::ZERO;
+    let policy = RetryPolicy { throttle_budget: sleeper.throttle_budget().unwrap_or(opts.retry.throttle_budget), ..opts.retry };
     let mut restarted_for_change = false;
     let mut next_progress = opts.progress_every.max(1);
 
@@ -197,7 +215,37 @@ pub fn download<T: Transport, S: Store + ?Sized, Z: Sleeper + ?Sized>(
                     return Err(Error::network(format!("gave up after {attempts} attempts: {reason}")));
                 }
             }
-            Err(Failure::Transient { error, retry_after }) => {
+            Err(Failure::Transient { error, retry_after, throttled: true }) => {
+                // Waiting on a busy store is not a failure of the request: it spends its own
+                // budget, not the failure count or the attempt cap.
+                throttled += 1;
+                attempts -= 1;
+                match policy.decide_throttled(throttled, throttle_wait, retry_after, sleeper.random_u64()) {
+                    RetryDecision::GiveUp => {
+                        let left = policy.throttle_budget.saturating_sub(throttle_wait);
+                        let why = match retry_after {
+                            Some(ra) if ra > left => format!(
+                                "the store asked to retry after {} s, longer than we wait (the throttle budget leaves {} s; \
+                                 limits.throttle-budget-secs)",
+                                ra.as_secs(),
+                                left.as_secs()
+                            ),
+                            _ => format!(
+                                "the store was still throttling after {} s of waiting ({throttled} throttled answers); \
+                                 raise limits.throttle-budget-secs or retry when the burst is over",
+                                throttle_wait.as_secs()
+                            ),
+                        };
+                        return Err(error.context(why));
+                    }
+                    RetryDecision::After(d) => {
+                        sleeper.throttled(d);
+                        sleeper.sleep(d);
+                        throttle_wait += d;
+                    }
+                }
+            }
+            Err(Failure::Transient { error, retry_after, throttled: false }) => {
                 if progressed >= opts.retry.progress_resets_after {
                     failures = 0;
                 }
@@ -243,6 +291,8 @@ pub fn download<T: Transport, S: Store + ?Sized, Z: Sleeper + ?Sized>(
         bytes: copy.written,
         object_size: copy.object_size.or(copy.total).unwrap_or(copy.written),
         retries,
+        throttled,
+        throttle_wait,
         verified,
         etag: copy.etag,
         reads: copy.reads,
@@ -363,8 +413,10 @@ fn attempt<T: Transport, S: Store + ?Sized>(
         Class::PreconditionFailed if resuming => return Err(Failure::Restart { reason: RESTART_CHANGED }),
         Class::Transient => {
             let (error, _) = store_error(store, status, &head.headers, &mut body);
-            let retry_after = head.headers.get("retry-after").and_then(|v| parse_retry_after(v, SystemTime::now()));
-            return Err(Failure::Transient { error, retry_after });
+            let hint = head.headers.get("retry-after");
+            let throttled = is_throttle(status, error.store_code.as_deref(), hint.is_some());
+            let retry_after = hint.and_then(|v| parse_retry_after(v, SystemTime::now()));
+            return Err(Failure::Transient { error, retry_after, throttled });
         }
         Class::PreconditionFailed | Class::Fatal => {
             let (error, _) = store_error(store, status, &head.headers, &mut body);
@@ -390,9 +442,7 @@ fn start_copy<S: Store + ?Sized>(store: &S, headers: &Headers, copy: &mut Copy, 
         ))));
     }
     let etag = headers.get("etag").and_then(strong_etag).map(str::to_string);
-    let expected = store.crc64(headers).map(Expected::Crc64).or_else(|| {
-        etag.as_deref().filter(|_| store.etag_is_md5(headers)).and_then(md5_from_etag).map(Expected::Md5)
-    });
+    let expected = store.expected(headers);
     *copy = Copy { written: 0, reads: copy.reads, base: 0, total, object_size: total, etag, verifier: expected.map(Verifier::new), expected };
     Ok(())
 }
@@ -423,13 +473,7 @@ fn start_part<S: Store + ?Sized>(store: &S, headers: &Headers, want: ByteRange, 
     }
     let etag = headers.get("etag").and_then(strong_etag).map(str::to_string);
     let whole = r.start == 0 && r.end + 1 == object;
-    let expected = if whole {
-        store.crc64(headers).map(Expected::Crc64).or_else(|| {
-            etag.as_deref().filter(|_| store.etag_is_md5(headers)).and_then(md5_from_etag).map(Expected::Md5)
-        })
-    } else {
-        None
-    };
+    let expected = if whole { store.expected(headers) } else { None };
     *copy = Copy {
         written: 0,
         reads: copy.reads,
@@ -460,6 +504,7 @@ fn stream_body<B: Body>(
                 return Err(Failure::Transient {
                     error: Error::network(format!("the body broke off after {} bytes: {e}", copy.written)),
                     retry_after: None,
+                    throttled: false,
                 })
             }
         };
@@ -490,6 +535,7 @@ fn stream_body<B: Body>(
         return Err(Failure::Transient {
             error: Error::network(format!("the body ended after {} of {total} bytes", copy.written)),
             retry_after: None,
+            throttled: false,
         });
     }
     Ok(())
@@ -540,7 +586,7 @@ fn transport_failure(e: &TransportError, req: &Request) -> Failure {
     let host = escape(&req.authority);
     let error = Error::new(ErrorKind::Network, format!("GET from {host}: {e}"));
     if e.is_transient() {
-        Failure::Transient { error, retry_after: None }
+        Failure::Transient { error, retry_after: None, throttled: false }
     } else {
         Failure::Fatal(error)
     }

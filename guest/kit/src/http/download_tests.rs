@@ -62,13 +62,18 @@ struct Run {
 }
 
 fn run_with(replies: Vec<Reply>, o: DownloadOptions) -> Run {
+    let r = run_with_sleeper(replies, o, FakeSleeper::default());
+    assert!(r.t.replies.is_empty(), "unused scripted replies: {:?}", r.t.replies);
+    r
+}
+
+/// Like [`run_with`], and scripted replies may be left over.
+fn run_with_sleeper(replies: Vec<Reply>, o: DownloadOptions, mut sleeper: FakeSleeper) -> Run {
     let mut t = FakeTransport::new(replies);
     let mut store = TestStore::default();
-    let mut sleeper = FakeSleeper::default();
     let mut out = Vec::new();
     let mut progress = Vec::new();
     let result = download(&mut t, &mut store, &mut sleeper, &o, &mut out, &mut |d, tot| progress.push((d, tot)));
-    assert!(t.replies.is_empty(), "unused scripted replies: {:?}", t.replies);
     Run { result, out, t, sleeper, store, progress }
 }
 
@@ -88,7 +93,7 @@ fn plain_download_streams_signs_and_verifies_md5() {
     let r = run(vec![Reply::chunked(200, &[("Content-Length", &len), ("ETag", &etag)], vec![d[..1000].to_vec(), d[1000..].to_vec()], None)]);
     let o = r.result.unwrap();
     assert_eq!(r.out, d);
-    assert_eq!(o, DownloadOutcome { bytes: 3000, object_size: 3000, retries: 0, verified: Some("md5-etag"), etag: Some(etag), reads: 3, range_start: None });
+    assert_eq!(o, DownloadOutcome { bytes: 3000, object_size: 3000, retries: 0, throttled: 0, throttle_wait: Duration::ZERO, verified: Some("md5-etag"), etag: Some(etag), reads: 3, range_start: None });
     let req = &r.t.requests[0];
     assert_eq!(req.url(), "https://b.store.example/k.zip");
     assert_eq!(req.header("authorization"), Some("TEST sig"));
@@ -257,8 +262,63 @@ fn slowdown_then_success_honours_retry_after() {
         Reply::ok(503, &[("Retry-After", "3")], b"SlowDown"),
         Reply::ok(200, &[], b"abc"),
     ]);
-    assert_eq!(r.result.unwrap().retries, 1);
+    let o = r.result.unwrap();
+    assert_eq!((o.retries, o.throttled, o.throttle_wait), (0, 1, Duration::from_secs(3)));
     assert_eq!(r.sleeper.slept, vec![Duration::from_secs(3)]);
+    assert_eq!(r.sleeper.throttled, r.sleeper.slept, "every throttling wait is announced before it starts");
+}
+
+#[test]
+fn throttling_spends_its_own_budget_not_the_failure_count() {
+    let mut o = opts();
+    o.retry.max_retries = 1;
+    o.retry.max_attempts = 3;
+    o.retry.throttle_budget = Duration::from_secs(60);
+    // Far more throttled answers than failures or attempts allowed, one real failure in
+    // between, then success.
+    let mut replies: Vec<Reply> = (0..12).map(|_| Reply::ok(503, &[], b"SlowDown")).collect();
+    replies.push(Reply::ok(500, &[], b"InternalError"));
+    replies.extend((0..5).map(|_| Reply::ok(429, &[], b"TooManyRequests")));
+    replies.push(Reply::ok(200, &[], b"abc"));
+    let r = run_with(replies, o);
+    let out = r.result.unwrap();
+    assert_eq!((out.retries, out.throttled), (1, 17));
+    assert_eq!(r.sleeper.throttled.len(), 17);
+    assert_eq!(r.sleeper.slept.len(), 18);
+    assert_eq!(out.throttle_wait, r.sleeper.throttled.iter().sum::<Duration>());
+}
+
+#[test]
+fn a_store_that_throttles_forever_fails_when_the_budget_is_spent() {
+    let mut o = opts();
+    o.retry.throttle_budget = Duration::from_secs(600);
+    let replies = (0..10_000).map(|_| Reply::ok(503, &[], b"SlowDown")).collect();
+    let mut r = run_with_sleeper(replies, o.clone(), FakeSleeper::default());
+    let e = r.result.unwrap_err();
+    assert_eq!(e.store_code.as_deref(), Some("SlowDown"));
+    assert!(e.message.contains("still throttling after") && e.message.contains("limits.throttle-budget-secs"), "{e}");
+    let waited: Duration = r.sleeper.slept.iter().sum();
+    assert_eq!(waited, Duration::from_secs(600), "the last wait is cut to what is left of the budget");
+    assert!(r.sleeper.slept.iter().all(|d| *d <= Duration::from_secs(20)));
+    assert!(r.t.requests.len() > 30 && r.t.requests.len() < 10_000, "{}", r.t.requests.len());
+    // The host's budget wins over the policy's.
+    r = {
+        let replies = (0..10_000).map(|_| Reply::ok(503, &[], b"SlowDown")).collect();
+        run_with_sleeper(replies, o, FakeSleeper { budget: Some(Duration::from_secs(5)), ..FakeSleeper::default() })
+    };
+    assert!(r.result.is_err());
+    assert_eq!(r.sleeper.slept.iter().sum::<Duration>(), Duration::from_secs(5));
+}
+
+#[test]
+fn a_bare_503_is_a_failure_with_the_short_budget() {
+    let mut o = opts();
+    o.retry.max_retries = 2;
+    let replies = (0..10).map(|_| Reply::ok(503, &[], b"")).collect();
+    let r = run_with_sleeper(replies, o, FakeSleeper::default());
+    let e = r.result.unwrap_err();
+    assert!(e.message.contains("gave up after 3 attempts"), "{e}");
+    assert!(r.sleeper.throttled.is_empty());
 }
 
 #[test]
@@ -292,7 +352,9 @@ fn client_errors_are_never_retried() {
 
 #[test]
 fn retry_after_beyond_our_patience_fails_now() {
-    let r = run(vec![Reply::ok(503, &[("Retry-After", "7200")], b"SlowDown")]);
+    // A failing (not throttling) store's hint past `max_retry_after`; a throttling one's is
+    // bounded by the throttle budget instead (above).
+    let r = run(vec![Reply::ok(500, &[("Retry-After", "7200")], b"InternalError")]);
     let e = r.result.unwrap_err();
     assert!(e.message.contains("7200"), "{e}");
     assert!(r.sleeper.slept.is_empty());

@@ -107,6 +107,10 @@ impl Body for FakeBody {
 pub struct FakeSleeper {
     pub slept: Vec<Duration>,
     pub random: u64,
+    /// Waits announced as throttling, in order.
+    pub throttled: Vec<Duration>,
+    /// What the "host" says the throttle budget is.
+    pub budget: Option<Duration>,
 }
 
 impl Sleeper for FakeSleeper {
@@ -116,5 +120,11 @@ impl Sleeper for FakeSleeper {
     fn random_u64(&mut self) -> u64 {
         self.random = self.random.wrapping_add(1);
         self.random
+    }
+    fn throttled(&mut self, d: Duration) {
+        self.throttled.push(d);
+    }
+    fn throttle_budget(&self) -> Option<Duration> {
+        self.budget
     }
 }

@@ -7,7 +7,9 @@ use std::fs;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
+use scheme_plugin_kit::archive::zipstream::{prepare, Prepared, Tail, ZipStream};
 use scheme_plugin_kit::archive::{extract_tar, extract_zip, ExtractStats, TarCompression};
+use scheme_plugin_kit::http::Sink;
 use scheme_plugin_kit::{Error, ErrorKind, Limits};
 
 /// A temporary directory holding only `target/`; anything else appearing in it was written
@@ -153,7 +155,65 @@ pub fn zip_of(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
 
 // Each test binary includes this module and uses a different part of it.
 #[allow(unused_imports)]
-pub use zipcraft::{crc32, deflate, zip, zip_with, Entry, Options};
+pub use zipcraft::{crc32, deflate, end_record, zip, zip_with, zip_with_hidden_directory, Entry, Local, Options, FLAG_DESCRIPTOR, FLAG_UTF8, STORED};
+
+// ---------------------------------------------------------------- streamed zip extraction
+
+/// Fetches `tail` bytes of the end (more on demand, as the plugin does), then streams the
+/// body in `chunk`-sized pieces.
+pub fn stream(sb: &Sandbox, bytes: &[u8], tail: usize, chunk: usize, limits: &Limits) -> Result<ExtractStats, Error> {
+    let total = bytes.len() as u64;
+    let mut start = total.saturating_sub(tail as u64);
+    let plan = loop {
+        let view = Tail { bytes: &bytes[start as usize..], start, total };
+        match prepare(&view, limits)? {
+            Prepared::Plan(p) => break p,
+            Prepared::NeedFrom(at) => {
+                assert!(at < start, "NeedFrom must ask for more than the tail holds");
+                start = at;
+            }
+            Prepared::NotStreamable(why) => panic!("not streamable: {why}"),
+        }
+    };
+    let body_end = plan.body_end() as usize;
+    let mut progress = |_, _| {};
+    let mut s = ZipStream::new(plan, &sb.target, limits, &mut progress)?;
+    for piece in bytes[..body_end].chunks(chunk.max(1)) {
+        if s.write_chunk(piece).is_err() {
+            return Err(s.take_error().expect("a failed write leaves its archive error"));
+        }
+    }
+    s.finish().unwrap();
+    s.finish_extract()
+}
+
+/// Every part of `count` streamed on its own (as separate plugin instances do) into one
+/// target; the stats of all parts together.
+pub fn stream_parts(sb: &Sandbox, bytes: &[u8], count: u32, limits: &Limits) -> Result<Vec<ExtractStats>, Error> {
+    let total = bytes.len() as u64;
+    let mut all = Vec::new();
+    let mut covered = 0;
+    for index in 0..count {
+        let view = Tail { bytes, start: 0, total };
+        let Prepared::Plan(mut plan) = prepare(&view, limits)? else { panic!("not streamable") };
+        plan.keep_part(index, count);
+        covered += plan.entries();
+        let (start, end) = (plan.body_start() as usize, plan.body_end() as usize);
+        assert!(start <= end, "part {index}/{count}: range {start}..{end}");
+        let mut progress = |_, _| {};
+        let mut s = ZipStream::new(plan, &sb.target, limits, &mut progress)?;
+        for piece in bytes[start..end].chunks(4096) {
+            if s.write_chunk(piece).is_err() {
+                return Err(s.take_error().expect("a failed write leaves its archive error"));
+            }
+        }
+        all.push(s.finish_extract()?);
+    }
+    let view = Tail { bytes, start: 0, total };
+    let Prepared::Plan(whole) = prepare(&view, limits)? else { unreachable!() };
+    assert_eq!(covered, whole.entries(), "the parts of {count} must cover every entry exactly once");
+    Ok(all)
+}
 
 // ---------------------------------------------------------------- tar
 

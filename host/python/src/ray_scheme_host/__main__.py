@@ -8,6 +8,7 @@ restart Ray on that node so every Ray process starts with the change.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -45,10 +46,23 @@ def _precompile() -> int:
     return 0
 
 
+def _support_text(probe: compat.Probe) -> str:
+    oldest, newest = compat.minor_text(compat.OLDEST_SUPPORTED), compat.minor_text(compat.NEWEST_TESTED)
+    if probe.ray_version is None:
+        return "not installed"
+    if probe.tested:
+        return f"{probe.ray_version} (supported and tested: {oldest} to {newest})"
+    release = compat.release_of(probe.ray_version)
+    if release is not None and release > compat.NEWEST_TESTED:
+        return f"{probe.ray_version} (UNTESTED: newer than {newest}, the newest release tested; supported from {oldest})"
+    return f"{probe.ray_version} (not supported: {oldest} to {newest} are)"
+
+
 def cmd_enable(args) -> int:
-    problem = compat.version_problem(compat.installed_ray_version())
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
+    # Everything the shim patches is checked before anything is written: all or nothing.
+    probe = compat.probe()
+    if probe.refused:
+        print(f"error: {probe.refused}", file=sys.stderr)
         return 2
     recorded = sorted({s.strip().lower() for s in (args.schemes or "").split(",") if s.strip()})
     live, reason = _host_schemes()
@@ -64,7 +78,7 @@ def cmd_enable(args) -> int:
         return 2
     to_test = live if live is not None else recorded
     path = pth.write(recorded)
-    check = pth.self_test(to_test)
+    check = pth.self_test(probe.layout, to_test)
     if check.returncode != 0:
         pth.remove()
         print(f"error: the self-test in a new interpreter failed, nothing changed:\n{check.stderr.strip() or check.stdout.strip()}", file=sys.stderr)
@@ -72,7 +86,13 @@ def cmd_enable(args) -> int:
     print(f"enabled: {path}")
     if live is not None and not args.no_precompile:
         _precompile()
-    print(f"Ray {compat.SUPPORTED_RAY_VERSION} now accepts these schemes in working_dir/py_modules: {', '.join(to_test)}")
+    print(f"Ray {probe.ray_version} now accepts these schemes in working_dir/py_modules: {', '.join(to_test)}")
+    if not probe.tested:
+        print(
+            f"note: Ray {probe.ray_version} is newer than {compat.minor_text(compat.NEWEST_TESTED)}, the newest release "
+            "ray-scheme-host was tested with; enabled because everything it patches was found as expected "
+            f"({probe.layout.protocol_module}, {probe.layout.packaging_module}, {probe.layout.agent_module})"
+        )
     if live is None:
         print(f"(scheme-host is not installed here: {reason}; accepted from --schemes for job submission only)")
     print("Restart Ray on this node (ray stop; ray start ...) so that all its processes pick this up.")
@@ -90,8 +110,7 @@ def cmd_disable(args) -> int:
 
 
 def status_report() -> dict:
-    version = compat.installed_ray_version()
-    problem = compat.version_problem(version)
+    probe = compat.probe()
     listing, reason = _host_listing()
     live = sorted(schemes.from_listing(listing)) if listing is not None else None
     plugins_env = os.environ.get("RAY_RUNTIME_ENV_PLUGINS")
@@ -103,13 +122,19 @@ def status_report() -> dict:
     return {
         "package_version": __version__,
         "python": sys.executable,
-        "ray_version": version,
-        "supported_ray_version": compat.SUPPORTED_RAY_VERSION,
+        "ray_version": probe.ray_version,
+        "ray_support": {
+            "oldest_supported": compat.minor_text(compat.OLDEST_SUPPORTED),
+            "newest_tested": compat.minor_text(compat.NEWEST_TESTED),
+            "tested": probe.tested,
+            "text": _support_text(probe),
+        },
         "literal_uris": {
             "pth": pth.pth_path(),
             "enabled": pth.is_enabled(),
             "off_by_env": _hook.disabled_by_env(),
-            "refused": problem,
+            "refused": probe.refused,
+            "layout": dataclasses.asdict(probe.layout) if probe.layout else None,
         },
         "scheme_host": {
             "binary": binary,
@@ -137,13 +162,19 @@ def cmd_status(args) -> int:
         lit = report["literal_uris"]
         host = report["scheme_host"]
         print(f"ray-scheme-host {report['package_version']} in {report['python']}")
-        print(f"Ray: {report['ray_version'] or 'not installed'} (literal URIs supported on {report['supported_ray_version']})")
+        print(f"Ray: {report['ray_support']['text']}")
         state = "enabled" if lit["enabled"] else "disabled"
         if lit["enabled"] and lit["off_by_env"]:
             state += f", but {_hook.OFF_ENV}=off in this environment"
         if lit["enabled"] and lit["refused"]:
-            state += ", but REFUSED on this Ray version"
+            state += ", but REFUSED on this Ray"
         print(f"literal working_dir/py_modules URIs: {state} ({lit['pth']})")
+        if lit["layout"]:
+            layout = lit["layout"]
+            print(f"  patch points found: Protocol in {layout['protocol_module']}, parse_uri in {layout['parse_uri_module']}, "
+                  f"download_and_unpack_package in {layout['packaging_module']}, RuntimeEnvAgent in {layout['agent_module']}")
+        elif lit["refused"]:
+            print("  " + lit["refused"].replace("\n", "\n  "))
         if host["schemes"] is not None:
             print(f"scheme-host: {host['binary']} serves: {', '.join(host['schemes']) or '(nothing)'}")
             print(f"plugins in {host['plugin_dir']}:")

@@ -96,12 +96,20 @@ def split_missing(
     return old, young
 
 
-def _alive(node_infos) -> Dict[str, Tuple[str, int]]:
+def node_infos(answer) -> dict:
+    """GcsClient.async_get_all_node_info's nodes: the answer itself up to Ray 2.54, the
+    first item of a (nodes, total) pair since 2.55."""
+    if isinstance(answer, tuple):
+        return answer[0]
+    return answer
+
+
+def _alive(infos) -> Dict[str, Tuple[str, int]]:
     from ray.core.generated import gcs_pb2
 
     return {
         node_id.hex(): (info.node_manager_address, int(info.start_time_ms))
-        for node_id, info in node_infos.items()
+        for node_id, info in infos.items()
         if info.state == gcs_pb2.GcsNodeInfo.ALIVE
     }
 
@@ -127,8 +135,7 @@ async def check(gcs_client, path: str) -> None:
     """Fails if an alive node lacks the integration, waiting for nodes that just joined."""
     grace_ms = int(grace_s() * 1000)
     while True:
-        infos, _ = await gcs_client.async_get_all_node_info(timeout=GCS_TIMEOUT_S)
-        alive = _alive(infos)
+        alive = _alive(node_infos(await gcs_client.async_get_all_node_info(timeout=GCS_TIMEOUT_S)))
         keys = await gcs_client.async_internal_kv_keys(b"node:", NAMESPACE, timeout=GCS_TIMEOUT_S)
         old, young = split_missing(alive, registered_ids(keys, path), int(time.time() * 1000), grace_ms)
         if old:

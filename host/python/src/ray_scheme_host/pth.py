@@ -3,6 +3,8 @@ site-packages. Python runs its single import line at every start; removing the f
 whole undo.
 """
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -62,25 +64,40 @@ def is_enabled(directory: Optional[str] = None) -> bool:
     return os.path.isfile(pth_path(directory))
 
 
-_SELF_TEST = """
-import json, sys
-from ray_scheme_host import _hook
+_SELF_TEST = r"""
+import importlib, json, sys
+from ray_scheme_host import _hook, shim, targets
 if not _hook.active():
     sys.exit("the ray_scheme_host hook is not active in a new interpreter")
-from ray._common.runtime_env_uri import parse_uri
-from ray._private.runtime_env import packaging
+layout = json.loads(sys.argv[1])
+parse_uri = importlib.import_module(layout["parse_uri_module"]).parse_uri
+protocol_cls = importlib.import_module(layout["protocol_module"]).Protocol
+packaging = importlib.import_module(layout["packaging_module"])
+agent = importlib.import_module(layout["agent_module"])
 names = {}
-for scheme in sys.argv[1:]:
-    protocol, name = parse_uri(scheme + "://ray-scheme-host-selftest/pkg.zip")
+for scheme in sys.argv[2:]:
+    try:
+        protocol, name = parse_uri(scheme + "://ray-scheme-host-selftest/pkg.zip")
+    except ValueError as e:
+        sys.exit(f"Ray's parse_uri refuses {scheme}://: {e}")
+    if protocol not in protocol_cls.remote_protocols():
+        sys.exit(f"Ray does not count {scheme}:// among its remote package protocols")
     names[scheme] = name
-if not getattr(packaging.download_and_unpack_package, "_ray_scheme_host_patched", False):
-    sys.exit("Ray's download_and_unpack_package was not patched")
+for what, obj in (("download_and_unpack_package", packaging.download_and_unpack_package), ("RuntimeEnvAgent.__init__", agent.RuntimeEnvAgent.__init__)):
+    if not getattr(obj, targets.PATCH_MARK, False):
+        sys.exit(f"Ray's {what} was not patched" + (f": {shim.refusal()}" if shim.refusal() else ""))
+if shim.refusal():
+    sys.exit(shim.refusal())
 print(json.dumps(names))
 """
 
 
-def self_test(scheme_list: Sequence[str]) -> subprocess.CompletedProcess:
-    """Proves, in a fresh interpreter, that Ray now accepts every scheme."""
+def self_test(layout, scheme_list: Sequence[str]) -> subprocess.CompletedProcess:
+    """Proves, in a fresh interpreter, that Ray now accepts every scheme as a remote package
+    and that every part of it the shim patches was patched (`layout`: a `compat.Layout`)."""
     return subprocess.run(
-        [sys.executable, "-c", _SELF_TEST, *scheme_list], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _SELF_TEST, json.dumps(dataclasses.asdict(layout)), *scheme_list],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )

@@ -1,38 +1,62 @@
-"""The literal API: `working_dir: "obs://..."` and `py_modules: ["obs://..."]` in Ray 2.60.0.
+"""The literal API: `working_dir: "obs://..."` and `py_modules: ["obs://..."]`.
 
-Applied by `_hook` right after Ray executes each module below, in every Python process of
-an enabled interpreter (client, dashboard job head, driver, runtime_env agent, workers):
+Applied by `_hook` right after Ray executes each module of `targets.TARGETS`, in every Python
+process of an enabled interpreter (client, dashboard job head, driver, runtime_env agent,
+workers). Where each part lives differs between Ray releases; `compat` knows the candidates
+and checks what each module holds before it is patched:
 
-- `ray._common.runtime_env_uri`: Ray's `Protocol` enum is closed; we give it a `_missing_`
-  hook that adds a member for a scheme `scheme-host schemes` serves, the first time Ray
-  looks one up, and registers it as a remote protocol. Every place that validates a URI
-  (`parse_uri`, `RuntimeEnv`, job submission, Serve schemas) then accepts it.
+- Ray's `Protocol` enum (`ray._common.runtime_env_uri` since 2.57, before that
+  `ray._private.runtime_env.protocol`) is closed; we give it a `_missing_` hook that adds a
+  member for a scheme `scheme-host schemes` serves, the first time Ray looks one up, and
+  extend `Protocol.remote_protocols()` with it. Every place that validates a URI (`parse_uri`,
+  `RuntimeEnv`, job submission, Serve schemas) then accepts it, and Ray's own `parse_uri`
+  names its package with that release's rule.
 - `ray._private.runtime_env.packaging`: `download_and_unpack_package` keeps Ray's lock file,
-  reuse rule and directory names but has `scheme-host` fetch and unpack those schemes, as an
-  asyncio subprocess (Ray's own remote downloads block the agent's event loop).
+  reuse rule and directory names (Ray's own functions compute them) but has `scheme-host`
+  fetch and unpack those schemes, as an asyncio subprocess (Ray's own remote downloads block
+  the agent's event loop).
 - `ray._private.runtime_env.agent.runtime_env_agent` (imported by the agent as plain
   `runtime_env_agent`): the agent records its node as having the shim, for
   `node_records.check`.
 
-Ray's own schemes are never taken over. On any Ray but `compat.SUPPORTED_RAY_VERSION` only
-the `_missing_` hook is installed, and it refuses plugin schemes with an explanation.
+All or nothing: every patch consults one verdict, `refusal()`. It starts refused for a Ray
+older than `compat.OLDEST_SUPPORTED`, and the first module whose check fails refuses the
+whole shim in that process: patches already installed then reject plugin schemes with the
+explanation instead of half-working. Ray's own schemes are never taken over.
 """
 
+import enum
 import functools
+import logging
 import threading
 from pathlib import Path
+from typing import List, Optional
 from urllib.parse import urlparse
 
 from ray_scheme_host import compat, fetch, node_records, schemes, targets
 
-_MARK = "_ray_scheme_host_patched"
+_MARK = targets.PATCH_MARK
 _member_lock = threading.Lock()
+_log = logging.getLogger(__name__)
+
 # Schemes this process added to Ray's Protocol enum.
 added_schemes = set()
+# Ray's Protocol class once patched in this process (the packaging patch looks schemes up in it).
+_protocol_cls = None
+_ray_version = compat.installed_ray_version()
+_refusal: Optional[str] = compat.version_problem(_ray_version)
 
 
-def _version_problem():
-    return compat.version_problem(compat.installed_ray_version())
+def refusal() -> Optional[str]:
+    """Why the shim is refused in this process, or None while it may work."""
+    return _refusal
+
+
+def _refuse(problems: List[str]) -> None:
+    global _refusal
+    if _refusal is None:
+        _refusal = compat.refusal_message(_ray_version, problems)
+        _log.error("ray_scheme_host: %s", _refusal)
 
 
 def add_enum_member(enum_cls, name: str, value: str):
@@ -54,12 +78,18 @@ def add_enum_member(enum_cls, name: str, value: str):
     return member
 
 
-def patch_uri_module(mod) -> None:
-    protocol_cls = mod.Protocol
-    if getattr(protocol_cls, _MARK, False):
+def patch_protocol_module(mod) -> None:
+    """Patches Ray's `Protocol` wherever it is seen first: its defining module, or a module
+    that re-exports it (then it is already patched)."""
+    global _protocol_cls
+    protocol_cls = getattr(mod, "Protocol", None)
+    if protocol_cls is None or getattr(protocol_cls, _MARK, False):
+        return
+    problems = compat.protocol_problems(protocol_cls, f"{mod.__name__}.Protocol")
+    if not isinstance(protocol_cls, enum.EnumMeta):
+        _refuse(problems)
         return
     builtin = frozenset(member.value for member in protocol_cls)
-    problem = _version_problem()
 
     def _missing_(cls, value):
         if not isinstance(value, str) or not value or value in builtin:
@@ -69,36 +99,65 @@ def patch_uri_module(mod) -> None:
             return None
         if not schemes.is_plugin_scheme(scheme):
             return None
-        if problem:
-            raise ValueError(problem)
+        if _refusal:
+            raise ValueError(_refusal)
         with _member_lock:
             name = scheme.upper()
             if name in cls._member_map_:
                 return cls._member_map_[name]
             member = add_enum_member(cls, name, scheme)
-            # Read at call time by Protocol.remote_protocols(), so this is enough for Ray
-            # to treat the scheme as a downloadable package everywhere.
-            mod._REMOTE_PROTOCOLS = tuple(mod._REMOTE_PROTOCOLS) + (scheme,)
             added_schemes.add(scheme)
             return member
 
+    # Installed even when refused: a plugin scheme then fails with the explanation rather
+    # than Ray's bare "Invalid protocol".
     protocol_cls._missing_ = classmethod(_missing_)
     type.__setattr__(protocol_cls, _MARK, True)
+    if problems:
+        _refuse(problems)
+        return
+    original_remote = protocol_cls.remote_protocols
+
+    def remote_protocols(cls):
+        # Every release asks this (not a list of its own) whether a URI is a downloadable
+        # package, so one wrapper serves the functional Enum (up to 2.56) and the class.
+        found = list(original_remote())
+        if _refusal:
+            return found
+        return found + [cls._member_map_[s.upper()] for s in sorted(added_schemes)]
+
+    type.__setattr__(protocol_cls, "remote_protocols", classmethod(remote_protocols))
+    _protocol_cls = protocol_cls
 
 
-def _is_ours(mod, uri: str) -> bool:
-    # Looking the URI up adds its scheme to Protocol if a plugin serves it; this process
-    # may not have parsed it before (the agent deserializes runtime_envs unvalidated).
+def _is_ours(uri: str) -> bool:
+    # Looking the scheme up adds it to Protocol if a plugin serves it; this process may not
+    # have parsed the URI before (the agent deserializes runtime_envs unvalidated).
+    scheme = urlparse(uri).scheme
+    if scheme in added_schemes:
+        return True
+    if _protocol_cls is None or not scheme:
+        return False
     try:
-        mod._parse_uri(uri)
+        _protocol_cls(scheme)
+    except ValueError:
+        # A refused shim still owns its schemes: the caller explains instead of Ray
+        # failing on a scheme it cannot fetch.
+        return bool(_refusal) and _serves(scheme)
+    return scheme in added_schemes
+
+
+def _serves(scheme: str) -> bool:
+    try:
+        return schemes.is_plugin_scheme(scheme)
     except ValueError:
         return False
-    return urlparse(uri).scheme.lower() in added_schemes
 
 
 async def _fetch_with_host(mod, pkg_uri: str, base_directory: str, gcs_client, log, overwrite: bool) -> str:
-    """Ray 2.60's download_and_unpack_package for a remote URI, with scheme-host doing the
-    transfer and unpack: same lock file, same reuse rule, same paths, same return value."""
+    """Ray's download_and_unpack_package for a remote URI, with scheme-host doing the
+    transfer and unpack: same lock file, same reuse rule, same paths (from Ray's own
+    functions, so each release's naming rule), same return value."""
     if gcs_client is not None:
         await node_records.check(gcs_client, node_records.SHIM)
     pkg_file = Path(mod._get_local_path(base_directory, pkg_uri))
@@ -118,14 +177,24 @@ async def _fetch_with_host(mod, pkg_uri: str, base_directory: str, gcs_client, l
 
 
 def patch_packaging_module(mod) -> None:
-    original = mod.download_and_unpack_package
-    if getattr(original, _MARK, False) or _version_problem():
+    original = getattr(mod, "download_and_unpack_package", None)
+    if getattr(original, _MARK, False):
+        return
+    problems = compat.packaging_problems(mod)
+    if _protocol_cls is None and not problems:
+        # Every release imports Protocol before this module; not having patched it means
+        # Ray keeps it somewhere this package does not know.
+        problems.append("Ray's Protocol enum was not found in " + " or ".join(targets.homes(targets.PROTOCOL_ROLE)))
+    if problems:
+        _refuse(problems)
         return
 
     @functools.wraps(original)
     async def download_and_unpack_package(pkg_uri, base_directory, gcs_client=None, logger=mod.default_logger, overwrite=False):
-        if not _is_ours(mod, pkg_uri):
+        if not _is_ours(pkg_uri):
             return await original(pkg_uri, base_directory, gcs_client=gcs_client, logger=logger, overwrite=overwrite)
+        if _refusal:
+            raise ValueError(_refusal)
         return await _fetch_with_host(mod, pkg_uri, base_directory, gcs_client, logger or mod.default_logger, overwrite)
 
     setattr(download_and_unpack_package, _MARK, True)
@@ -138,19 +207,28 @@ def patch_agent_module(mod) -> None:
     # (it puts the agent directory on sys.path); leave any other module of that name alone.
     if not (getattr(mod, "__file__", "") or "").replace("\\", "/").endswith("ray/_private/runtime_env/agent/runtime_env_agent.py"):
         return
-    agent_cls = mod.RuntimeEnvAgent
-    original_init = agent_cls.__init__
-    if getattr(original_init, _MARK, False) or _version_problem():
+    agent_cls = getattr(mod, "RuntimeEnvAgent", None)
+    original_init = getattr(agent_cls, "__init__", None)
+    if getattr(original_init, _MARK, False):
+        return
+    problems = compat.agent_problems(mod)
+    if problems:
+        _refuse(problems)
         return
 
     @functools.wraps(original_init)
     def __init__(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
+        if _refusal:
+            # Without the record, jobs using the literal URIs are refused with a message
+            # naming this node: the safe outcome for a shim that cannot work here.
+            self._logger.error("ray_scheme_host: not recording this node's shim: %s", _refusal)
+            return
         from ray_scheme_host import agent_args
 
         try:
             node_id = agent_args.parse().node_id
-            node_records.register(self._gcs_client, node_id, node_records.SHIM, {"ray": compat.SUPPORTED_RAY_VERSION})
+            node_records.register(self._gcs_client, node_id, node_records.SHIM, {"ray": _ray_version})
         except Exception as e:
             # Without the record, jobs using the literal URIs are refused with a message
             # naming this node: safe, so the agent itself keeps running.
@@ -161,7 +239,7 @@ def patch_agent_module(mod) -> None:
 
 
 _PATCH_FOR_ROLE = {
-    targets.URI_ROLE: patch_uri_module,
+    targets.PROTOCOL_ROLE: patch_protocol_module,
     targets.PACKAGING_ROLE: patch_packaging_module,
     targets.AGENT_ROLE: patch_agent_module,
 }

@@ -9,12 +9,18 @@ that imports nothing: each side reads the same values and none depends on anothe
 
 # Which part of Ray each module is; `shim.PATCHES` gives every role its patch, so adding a
 # module here is the only place the list of patched modules is written down.
-URI_ROLE = "uri"
+PROTOCOL_ROLE = "protocol"
 PACKAGING_ROLE = "packaging"
 AGENT_ROLE = "agent"
 
+# Every place each part has lived in the Ray releases this package supports; what a given
+# installation actually holds is found by `compat.detect`, not assumed from its version.
 TARGETS = {
-    "ray._common.runtime_env_uri": URI_ROLE,
+    # Ray's `Protocol` enum of URI schemes: defined here since 2.57 ...
+    "ray._common.runtime_env_uri": PROTOCOL_ROLE,
+    # ... and here up to 2.56 (a functional Enum built from ProtocolsProvider); since 2.57
+    # this module only re-exports it, and the shim patches the class once, wherever seen first.
+    "ray._private.runtime_env.protocol": PROTOCOL_ROLE,
     "ray._private.runtime_env.packaging": PACKAGING_ROLE,
     "ray._private.runtime_env.agent.runtime_env_agent": AGENT_ROLE,
     # The agent's main.py puts its own directory on sys.path and imports the same file as a
@@ -22,6 +28,18 @@ TARGETS = {
     "runtime_env_agent": AGENT_ROLE,
 }
 
+# Where Ray's `parse_uri` is defined (2.57+, then up to 2.56). It is not patched: it names
+# packages and validates URIs through `Protocol`, so it accepts a scheme once `Protocol` does.
+PARSE_URI_HOMES = ("ray._common.runtime_env_uri", "ray._private.runtime_env.packaging")
+
+# Set on every function and class the shim has patched, so it never patches twice.
+PATCH_MARK = "_ray_scheme_host_patched"
+
 # Schemes `enable --schemes` recorded for a machine without scheme-host (see schemes.py);
 # set by `_hook.install` from the .pth line, so it is the same in every process.
 recorded_schemes = ()
+
+
+def homes(role: str) -> tuple:
+    """The importable module names (no top-level aliases) that may hold `role`."""
+    return tuple(name for name, r in TARGETS.items() if r == role and name.startswith("ray."))

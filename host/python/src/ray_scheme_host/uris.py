@@ -1,15 +1,22 @@
-"""Package URIs: the syntactic checks done before anything runs, and Ray's local names.
+"""Package URIs of the plugin fields: the syntactic checks done before anything runs, and
+the local names.
 
-Ray names a remote package `<scheme>_<sha1(uri)><ext>` and unpacks it into the name
-without the extension; `scheme-host parse-uri` computes the same name. Everything here is
-pure so the Ray-facing modules stay thin.
+The plugin fields name a package `<scheme>_<sha1(uri)>`, the rule Ray itself uses for remote
+packages since 2.57 (`scheme-host parse-uri` computes the same name), on every Ray release:
+Ray's URI cache for a third-party plugin is keyed by the URI and frees space through the
+plugin's `delete_uri`, so the name only has to be stable and distinct per URI, which the
+readable names of earlier releases are not (`obs://b/a_b.zip` and `obs://b/a/b.zip` both
+become `obs_b_a_b`). The literal `working_dir`/`py_modules` URIs take their names from the
+installed Ray's own functions instead (see shim.py), as Ray's own cleanup expects.
+Everything here is pure so the Ray-facing modules stay thin.
 """
 
 import hashlib
 from typing import Iterable, Optional, Tuple
 from urllib.parse import urlparse
 
-# What Ray 2.60 accepts for the corresponding built-in fields (the longest match wins).
+# What Ray 2.60 accepts for the corresponding built-in fields (the longest match wins); the
+# plugin fields accept them on every Ray, since scheme-host unpacks them, not Ray.
 WORKING_DIR_EXTENSIONS: Tuple[str, ...] = (".zip", ".tar.gz", ".tgz", ".tar.xz")
 PY_MODULES_EXTENSIONS: Tuple[str, ...] = WORKING_DIR_EXTENSIONS + (".whl",)
 WHEEL_EXTENSION = ".whl"

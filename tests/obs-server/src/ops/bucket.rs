@@ -4,9 +4,11 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, LOCATION};
 use http::{HeaderMap, Response, StatusCode};
 
-use super::read_body;
+use super::read_payload;
+use crate::auth::V4Verified;
 use crate::body::ResponseBody;
 use crate::obs_error::ObsError;
+use crate::protocol::Protocol;
 use crate::respond::Exchange;
 use crate::state::State;
 use crate::store::StoreError;
@@ -28,16 +30,28 @@ pub fn api_version(state: &State, ex: &Exchange, bucket: Option<&str>) -> Respon
     ex.finish(builder, ResponseBody::Empty)
 }
 
+/// Region named in S3's bucket answers when none is configured.
+const DEFAULT_S3_REGION: &str = "us-east-1";
+
 pub fn head(state: &State, ex: &Exchange, bucket: &str) -> Response<ResponseBody> {
     if state.store.bucket_public_read(bucket).is_none() {
         return ex.error(&ObsError::no_such_bucket(bucket));
     }
-    let builder = ex
-        .builder(StatusCode::OK)
-        .header("x-obs-bucket-location", "local")
-        .header("x-obs-version", "3.0")
-        .header(CONTENT_LENGTH, 0);
-    ex.finish(builder, ResponseBody::Empty)
+    let builder = match ex.protocol {
+        Protocol::Obs => ex
+            .builder(StatusCode::OK)
+            .header("x-obs-bucket-location", "local")
+            .header("x-obs-version", "3.0"),
+        Protocol::S3 => ex.builder(StatusCode::OK).header(
+            "x-amz-bucket-region",
+            state
+                .config
+                .s3_region
+                .as_deref()
+                .unwrap_or(DEFAULT_S3_REGION),
+        ),
+    };
+    ex.finish(builder.header(CONTENT_LENGTH, 0), ResponseBody::Empty)
 }
 
 /// PUT bucket. A `public-read` canned ACL (`x-obs-acl` or `x-amz-acl`) makes it public.
@@ -46,19 +60,16 @@ pub async fn create<B>(
     ex: &Exchange,
     bucket: &str,
     headers: &HeaderMap,
+    v4: Option<&V4Verified>,
     body: B,
 ) -> Response<ResponseBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse().ok());
     // The optional CreateBucketConfiguration (location) has no meaning for an in-memory store,
-    // but it must be consumed so the connection stays usable.
-    if let Err(e) = read_body(body, declared, MAX_CREATE_BODY).await {
+    // but it must be consumed so the connection stays usable, and match what was signed.
+    if let Err(e) = read_payload(body, headers, v4, MAX_CREATE_BODY).await {
         return ex.error(&e);
     }
     let acl = headers

@@ -27,14 +27,7 @@ pub fn respond(ex: &Exchange, fault: &Fault) -> Response<ResponseBody> {
                 *retry_after_secs,
             )
         }
-        Fault::SlowDown { retry_after_secs } => with_retry_after(
-            ex.error(&ObsError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SlowDown",
-                "Please reduce your request rate.",
-            )),
-            *retry_after_secs,
-        ),
+        Fault::SlowDown { retry_after_secs } => slow_down(ex, *retry_after_secs),
         Fault::InternalError => ex.error(&ObsError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
@@ -89,6 +82,18 @@ pub fn respond(ex: &Exchange, fault: &Fault) -> Response<ResponseBody> {
             format!("fault {} is not a terminal fault", other.name()),
         )),
     }
+}
+
+/// 503 `SlowDown`, for the `slow_down` fault and the rate limiter alike.
+pub fn slow_down(ex: &Exchange, retry_after_secs: Option<u64>) -> Response<ResponseBody> {
+    with_retry_after(
+        ex.error(&ObsError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SlowDown",
+            "Please reduce your request rate.",
+        )),
+        retry_after_secs,
+    )
 }
 
 fn with_retry_after(mut resp: Response<ResponseBody>, secs: Option<u64>) -> Response<ResponseBody> {

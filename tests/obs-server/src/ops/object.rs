@@ -11,11 +11,13 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
-use super::read_body;
+use super::read_payload;
+use crate::auth::V4Verified;
 use crate::body::{ObjectStream, ResponseBody};
 use crate::conn::ConnControl;
 use crate::faults::{FaultRequest, ObjectPlan};
 use crate::obs_error::ObsError;
+use crate::protocol::Protocol;
 use crate::query::Query;
 use crate::range::{self, RangeOutcome};
 use crate::respond::Exchange;
@@ -43,6 +45,9 @@ pub struct ObjectRequest<'a> {
     pub key: &'a str,
     pub query: &'a Query,
     pub headers: &'a HeaderMap,
+    pub protocol: Protocol,
+    /// Signature V4 requests: what the upload body must satisfy.
+    pub v4: Option<&'a V4Verified>,
 }
 
 fn lookup(req: &ObjectRequest<'_>) -> Result<Arc<StoredObject>, ObsError> {
@@ -146,9 +151,17 @@ pub fn get(
         );
     }
     for (name, value) in &obj.metadata {
-        builder = builder.header(name.as_str(), value.as_str());
+        builder = builder.header(metadata_header(name, req.protocol), value.as_str());
     }
-    if req.state.crc64_enabled() || plan.wrong_crc64 {
+    // S3 sends the upload's checksum only to clients that ask, and only for the whole object.
+    if req.protocol == Protocol::S3
+        && status == StatusCode::OK
+        && checksum_mode_enabled(req.headers)
+        && let Some(checksum) = &obj.checksum
+    {
+        builder = builder.header(checksum.algorithm.header_name(), checksum.value.as_str());
+    }
+    if (req.state.crc64_enabled() && req.protocol == Protocol::Obs) || plan.wrong_crc64 {
         let crc = if plan.wrong_crc64 {
             obj.crc64() ^ 0x0123_4567_89AB_CDEF
         } else {
@@ -183,6 +196,24 @@ pub fn get(
     let mut resp = ex.finish(builder, body);
     apply_response_overrides(resp.headers_mut(), req.query);
     resp
+}
+
+/// User metadata in the answering protocol's prefix (OBS keeps the names as uploaded).
+fn metadata_header(stored: &str, protocol: Protocol) -> String {
+    match protocol {
+        Protocol::Obs => stored.to_string(),
+        Protocol::S3 => match stored.strip_prefix("x-obs-meta-") {
+            Some(rest) => format!("{}{rest}", protocol.meta_prefix()),
+            None => stored.to_string(),
+        },
+    }
+}
+
+fn checksum_mode_enabled(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-amz-checksum-mode")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("ENABLED"))
 }
 
 fn effective_etag(obj: &StoredObject, plan: &ObjectPlan) -> String {
@@ -272,7 +303,8 @@ fn apply_response_overrides(headers: &mut HeaderMap, query: &Query) {
     }
 }
 
-/// PUT object: the whole body is read, checked against `Content-MD5`, and stored.
+/// PUT object: the whole body is read, checked against `Content-MD5`, the signed payload hash
+/// and any `x-amz-checksum-*`, and stored.
 pub async fn put<B>(req: &ObjectRequest<'_>, body: B) -> Response<ResponseBody>
 where
     B: hyper::body::Body<Data = Bytes> + Unpin,
@@ -287,28 +319,44 @@ where
     {
         return ex.error(&ObsError::not_implemented("Copy object"));
     }
-    let declared = match req.headers.get(CONTENT_LENGTH) {
-        None => None,
-        Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()) {
-            Some(n) => Some(n),
-            None => {
-                return ex.error(&ObsError::invalid_argument(
-                    "Content-Length is not a number",
-                ));
-            }
-        },
-    };
-    let data = match read_body(body, declared, req.state.config.max_put_bytes).await {
-        Ok(data) => data,
-        Err(e) => return ex.error(&e),
-    };
+    let received =
+        match read_payload(body, req.headers, req.v4, req.state.config.max_put_bytes).await {
+            Ok(received) => received,
+            Err(e) => return ex.error(&e),
+        };
+    let data = received.data;
     if let Err(e) =
         check_content_md5(req.headers, &data).and_then(|()| check_crc64(req.headers, &data))
     {
         return ex.error(&e);
     }
-    let metadata: Vec<(String, String)> = req
+    let metadata = upload_metadata(req.headers);
+    let content_type = req
         .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let object =
+        StoredObject::new(data, content_type, metadata, ex.now).with_checksum(received.checksum);
+    match req.state.store.put(req.bucket, req.key, object) {
+        Ok(stored) => {
+            let mut builder = ex
+                .builder(StatusCode::OK)
+                .header(ETAG, stored.etag())
+                .header(CONTENT_LENGTH, 0);
+            if let Some(checksum) = &stored.checksum {
+                builder = builder.header(checksum.algorithm.header_name(), checksum.value.as_str());
+            }
+            ex.finish(builder, ResponseBody::Empty)
+        }
+        // The bucket was deleted while the body was uploading.
+        Err(_) => ex.error(&ObsError::no_such_bucket(req.bucket)),
+    }
+}
+
+/// `x-obs-meta-*` / `x-amz-meta-*` headers of an upload, names as received.
+pub fn upload_metadata(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
         .iter()
         .filter(|(name, _)| {
             name.as_str().starts_with("x-obs-meta-") || name.as_str().starts_with("x-amz-meta-")
@@ -319,27 +367,10 @@ where
                 value.to_str().ok()?.trim().to_string(),
             ))
         })
-        .collect();
-    let content_type = req
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let object = StoredObject::new(data, content_type, metadata, ex.now);
-    match req.state.store.put(req.bucket, req.key, object) {
-        Ok(stored) => {
-            let builder = ex
-                .builder(StatusCode::OK)
-                .header(ETAG, stored.etag())
-                .header(CONTENT_LENGTH, 0);
-            ex.finish(builder, ResponseBody::Empty)
-        }
-        // The bucket was deleted while the body was uploading.
-        Err(_) => ex.error(&ObsError::no_such_bucket(req.bucket)),
-    }
+        .collect()
 }
 
-fn check_content_md5(headers: &HeaderMap, data: &Bytes) -> Result<(), ObsError> {
+pub fn check_content_md5(headers: &HeaderMap, data: &Bytes) -> Result<(), ObsError> {
     let Some(value) = headers.get("content-md5") else {
         return Ok(());
     };

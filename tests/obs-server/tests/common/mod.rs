@@ -1,6 +1,8 @@
 //! Test helpers: a raw HTTP/1.1 client (exact bytes on the wire, and it sees how a
-//! connection ends), an independent V2 signer, and XML field extraction.
+//! connection ends), independent V2 and V4 (`sigv4`) signers, and XML field extraction.
 #![allow(dead_code)]
+
+pub mod sigv4;
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;

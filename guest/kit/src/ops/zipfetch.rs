@@ -25,15 +25,14 @@ use std::fs::{self, File};
 use std::path::Path;
 use std::time::Instant;
 
-use scheme_plugin_kit::archive::zipstream::{self, Prepared, Tail, ZipStream};
-use scheme_plugin_kit::archive::{extract_zip, ExtractStats};
-use scheme_plugin_kit::http::{download, ByteRange, DownloadOutcome, Sink, Spilled, SpillSink, Transport};
-use scheme_plugin_kit::retry::Sleeper;
-use scheme_plugin_kit::{Error, Limits, Result};
+use crate::archive::zipstream::{self, Prepared, Tail, ZipStream};
+use crate::archive::{extract_zip, ExtractStats};
+use crate::http::{download, ByteRange, DownloadOutcome, Sink, Spilled, SpillSink, Transport};
+use crate::retry::Sleeper;
+use crate::{Error, Limits, Phase, Result};
 
-use crate::call::{prepare_fetch, Call, DownloadStats, Fetch, Phase, UnpackStats};
-use crate::object::download_to_file;
-use crate::uri::ObsUri;
+use super::call::{Call, DownloadStats, Fetch, Remote, UnpackStats};
+use super::object::download_to_file;
 
 /// The first request asks for this much of the object's end; smaller objects arrive whole.
 pub const TAIL_BYTES: u64 = 4 << 20;
@@ -89,8 +88,8 @@ impl Totals {
     }
 }
 
-pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path) -> Result<UnpackStats> {
-    download_and_unpack_zip_part(call, uri, target, scratch, Part::WHOLE).map(|o| o.stats)
+pub fn download_and_unpack_zip<R: Remote, T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, remote: &R, target: &Path, scratch: &Path) -> Result<UnpackStats> {
+    download_and_unpack_zip_part(call, remote, target, scratch, Part::WHOLE).map(|o| o.stats)
 }
 
 /// The share of `part` (see WIT `parts`). A package is split only when it streams (a
@@ -98,15 +97,15 @@ pub fn download_and_unpack_zip<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, 
 /// [`SPLIT_ABOVE_BYTES`]; every part decides that from the object alone, so they agree.
 /// Split parts never fall back to the plain path: one part cannot redo the whole tree
 /// while others write theirs, so a changed object is an error the host reports.
-pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path, part: Part) -> Result<PartOutcome> {
+pub fn download_and_unpack_zip_part<R: Remote, T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, remote: &R, target: &Path, scratch: &Path, part: Part) -> Result<PartOutcome> {
     let started = Instant::now();
     let (env, limits) = (call.env, call.limits);
     let (transport, sleeper) = (&mut *call.transport, &mut *call.sleeper);
     let leader = part.index == 0;
     let whole = |stats: UnpackStats, version: Option<String>| PartOutcome { split: false, object_version: version, stats };
-    let downloading = |e: Error| e.context(format!("downloading {}", uri.display()));
-    let unpacking = |e: Error| e.context(format!("unpacking {}", uri.display()));
-    let Fetch { opts: base, mut store, credential_source } = prepare_fetch(env, transport, uri, limits)?;
+    let downloading = |e: Error| e.context(format!("downloading {}", remote.display()));
+    let unpacking = |e: Error| e.context(format!("unpacking {}", remote.display()));
+    let Fetch { opts: base, mut store, credential_source } = remote.prepare(env, transport, limits)?;
     let progress = RefCell::new(&mut *call.progress);
     let on_download = |done: u64, total: Option<u64>| (progress.borrow_mut())(Phase::Download, done, total, 0);
     let object = scratch.join("object");
@@ -121,7 +120,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
         let mut probe = base.clone();
         probe.range = Some(ByteRange::Suffix(1));
         let mut last = Capped { held: 0, cap: OTHER_PARTS_TAIL_BYTES as usize, overflowed: false };
-        let o = match download(transport, &mut store, sleeper, &probe, &mut last, &mut |_, _| {}) {
+        let o = match download(transport, &mut *store, sleeper, &probe, &mut last, &mut |_, _| {}) {
             Ok(o) => o,
             // Empty, or a store that ignores ranges: part 0 unpacks it whole.
             Err(e) if e.http_status == Some(416) || last.overflowed => {
@@ -137,7 +136,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
     }
     opts.range = Some(ByteRange::Suffix(tail_bytes_wanted));
     let mut sink = SpillSink::create(tail_bytes_wanted as usize, &object).map_err(|e| Error::io("creating the download file", e))?;
-    let first = download(transport, &mut store, sleeper, &opts, &mut sink, &mut |done, total| {
+    let first = download(transport, &mut *store, sleeper, &opts, &mut sink, &mut |done, total| {
         if leader {
             on_download(done, total)
         }
@@ -150,7 +149,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
         // An empty object has no last bytes to give; the plain path reports what it is.
         Err(e) if e.http_status == Some(416) => {
             drop(sink);
-            return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, uri, target, scratch, totals).map(|s| whole(s, None));
+            return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, remote, target, scratch, totals).map(|s| whole(s, None));
         }
         Err(e) => return Err(downloading(e)),
     };
@@ -208,7 +207,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
                 more_opts.range = Some(ByteRange::Span { start: at, end: tail_start });
                 more_opts.if_match = tail.etag.clone();
                 let mut more = Vec::new();
-                let o = download(transport, &mut store, sleeper, &more_opts, &mut more, &mut |_, _| {}).map_err(downloading)?;
+                let o = download(transport, &mut *store, sleeper, &more_opts, &mut more, &mut |_, _| {}).map_err(downloading)?;
                 totals.add(&o);
                 more.extend_from_slice(&tail_bytes);
                 tail_bytes = more;
@@ -218,7 +217,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
                 return Ok(whole(empty_stats(credential_source, &totals), version));
             }
             Prepared::NeedFrom(_) | Prepared::NotStreamable(_) => {
-                return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, uri, target, scratch, totals).map(|s| whole(s, version));
+                return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, remote, target, scratch, totals).map(|s| whole(s, version));
             }
         }
     };
@@ -240,7 +239,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
         body_opts.if_match = tail.etag.clone();
         // Progress counts every byte of the call, so the body continues where the tail ended.
         let before = totals.bytes;
-        let body = download(transport, &mut store, sleeper, &body_opts, &mut stream, &mut |done, total| {
+        let body = download(transport, &mut *store, sleeper, &body_opts, &mut stream, &mut |done, total| {
             on_download(before + done, total.map(|t| before + t))
         });
         match body {
@@ -252,7 +251,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
                 if splits && (stream.restarted() || e.http_status == Some(412)) {
                     return Err(Error::integrity(format!(
                         "{} changed while its parts were being downloaded (ETag no longer {}); try again",
-                        uri.display(),
+                        remote.display(),
                         version.as_deref().unwrap_or("?")
                     )));
                 }
@@ -260,7 +259,7 @@ pub fn download_and_unpack_zip_part<T: Transport, Z: Sleeper>(call: &mut Call<'_
                     // The object changed under us: start over from a clean tree, the plain way.
                     drop(stream);
                     clear_dir(target)?;
-                    return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, uri, target, scratch, totals).map(|s| whole(s, None));
+                    return plain(&mut Call { env, transport, sleeper, limits, progress: progress.into_inner() }, remote, target, scratch, totals).map(|s| whole(s, None));
                 }
                 return Err(downloading(e));
             }
@@ -362,9 +361,9 @@ fn clear_dir(dir: &Path) -> Result<()> {
 }
 
 /// The whole object into the scratch file, then the file-based extractor.
-fn plain<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, target: &Path, scratch: &Path, before: Totals) -> Result<UnpackStats> {
+fn plain<R: Remote, T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, remote: &R, target: &Path, scratch: &Path, before: Totals) -> Result<UnpackStats> {
     let object = scratch.join("object");
-    let mut dl = download_to_file(call, uri, &object)?;
+    let mut dl = download_to_file(call, remote, &object)?;
     dl.bytes_downloaded += before.bytes;
     dl.retries += before.retries;
     dl.reads += before.reads;
@@ -372,7 +371,7 @@ fn plain<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &ObsUri, targ
     let file = File::open(&object).map_err(|e| Error::io("opening the downloaded object", e))?;
     let progress = &mut call.progress;
     let mut on_unpack = |entries: u64, bytes: u64| progress(Phase::Unpack, bytes, None, entries);
-    let stats = extract_zip(file, target, call.limits, &mut on_unpack).map_err(|e| e.context(format!("unpacking {}", uri.display())))?;
+    let stats = extract_zip(file, target, call.limits, &mut on_unpack).map_err(|e| e.context(format!("unpacking {}", remote.display())))?;
     // Free the space before the host publishes the tree.
     let _ = fs::remove_file(&object);
     Ok(unpack_stats(dl, stats, started))

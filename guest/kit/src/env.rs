@@ -1,4 +1,4 @@
-//! What the plugin reads from its surroundings, behind a trait so credential and endpoint
+//! What a plugin reads from its surroundings, behind a trait so credential and endpoint
 //! resolution is tested natively with a map instead of a real environment.
 
 use std::collections::HashMap;
@@ -53,19 +53,39 @@ impl Env for MapEnv {
     }
 }
 
-/// The process environment and the host's config-file import.
-#[cfg(target_family = "wasm")]
-pub struct HostEnv;
+/// The process environment (inside the sandbox: only what the manifest declared) and the
+/// host's `read-config-file` import, which exists only in a plugin's own generated bindings
+/// and so is handed in.
+#[derive(Clone, Copy)]
+pub struct HostEnv {
+    pub read_config_file: fn(&str) -> Option<Vec<u8>>,
+}
 
-#[cfg(target_family = "wasm")]
 impl Env for HostEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
     fn config_file(&self, id: &str) -> Option<Vec<u8>> {
-        crate::bindings::scheme_host::storage_scheme::host::read_config_file(id)
+        (self.read_config_file)(id)
     }
     fn now(&self) -> SystemTime {
         SystemTime::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_env_answers_what_it_holds() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(7);
+        let e = MapEnv::new().var("A", "1").file("f", "x").at(t);
+        assert_eq!((Env::var(&e, "A").as_deref(), Env::var(&e, "B")), (Some("1"), None));
+        assert_eq!((e.config_file("f"), e.config_file("g")), (Some(b"x".to_vec()), None));
+        assert_eq!(e.now(), t);
+        let h = HostEnv { read_config_file: |id| (id == "f").then(|| b"host".to_vec()) };
+        assert_eq!(h.config_file("f"), Some(b"host".to_vec()));
+        assert_eq!(h.config_file("g"), None);
     }
 }

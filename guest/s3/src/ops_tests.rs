@@ -1,0 +1,292 @@
+use std::fs;
+use std::io::Write;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use scheme_plugin_kit::env::MapEnv;
+use scheme_plugin_kit::http::testing::{FakeSleeper, FakeTransport, Reply};
+use scheme_plugin_kit::http::TransportErrorKind;
+use scheme_plugin_kit::time::parse_rfc3339;
+use scheme_plugin_kit::{ErrorKind, Limits};
+
+use super::*;
+use crate::profile::CONFIG_FILE_ID;
+use crate::sign::{Payload, Signer};
+
+const AK: &str = "AKIDEXAMPLE0000000001";
+const SK: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+const TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE+token/with=special//chars+==";
+
+fn env() -> MapEnv {
+    MapEnv::new()
+        .var(s::AWS_ACCESS_KEY_ID, AK)
+        .var(s::AWS_SECRET_ACCESS_KEY, SK)
+        .var(s::AWS_ENDPOINT_URL_S3, "http://127.0.0.1:9000")
+        .at(parse_rfc3339("2024-10-15T07:20:09Z").unwrap())
+}
+
+fn zip_bytes() -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    w.add_directory("pkg/", o).unwrap();
+    w.start_file("pkg/main.py", o.unix_permissions(0o644)).unwrap();
+    w.write_all(b"print('hello')\n").unwrap();
+    w.start_file("pkg/run.sh", o.unix_permissions(0o755)).unwrap();
+    w.write_all(b"#!/bin/sh\necho hi\n").unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn tgz_bytes() -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut b = tar::Builder::new(gz);
+    let data = b"x = 1\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "pkg/a.py", &data[..]).unwrap();
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+fn b64_crc32(d: &[u8]) -> String {
+    STANDARD.encode(crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(d).to_be_bytes())
+}
+
+fn b64_crc64nvme(d: &[u8]) -> String {
+    STANDARD.encode(crc::Crc::<u64>::new(&crc::CRC_64_NVME).checksum(d).to_be_bytes())
+}
+
+struct Dirs {
+    _root: tempfile::TempDir,
+    target: std::path::PathBuf,
+    scratch: std::path::PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let root = tempfile::tempdir().unwrap();
+    let target = root.path().join("target");
+    let scratch = root.path().join("scratch");
+    fs::create_dir(&target).unwrap();
+    fs::create_dir(&scratch).unwrap();
+    Dirs { _root: root, target, scratch }
+}
+
+macro_rules! call {
+    ($env:expr, $t:expr) => {
+        &mut Call { env: $env, transport: $t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }
+    };
+}
+
+#[test]
+fn zip_end_to_end_signed_path_style() {
+    let body = zip_bytes();
+    let (len, crc) = (body.len().to_string(), b64_crc32(&body));
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[("Content-Length", &len), ("x-amz-checksum-crc32", &crc), ("ETag", "\"abc-2\"")], &body)]);
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/my dir/pkg.zip").unwrap();
+    let mut events = Vec::new();
+    let stats = download_and_unpack(
+        &mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |p, done, total, entries| events.push((p, done, total, entries)) },
+        &uri,
+        &d.target,
+        &d.scratch,
+    )
+    .unwrap();
+
+    let req = &t.requests[0];
+    assert_eq!(req.url(), "http://127.0.0.1:9000/ray-jobs/my%20dir/pkg.zip");
+    assert_eq!(req.header("x-amz-checksum-mode"), Some("ENABLED"));
+    // The same request signed independently must carry the same signature.
+    let mut again = scheme_plugin_kit::http::Request::new(req.method, req.scheme, req.authority.clone(), req.path_and_query.clone());
+    for (k, v) in req.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("authorization")) {
+        again.set_header(k, v.clone());
+    }
+    Signer { access_key: AK, secret_key: SK, session_token: None, region: "us-east-1" }.sign(&mut again, "20241015T072009Z", &Payload::Empty);
+    assert_eq!(req.header("authorization"), again.header("authorization"));
+    assert!(req.header("authorization").unwrap().contains("/20241015/us-east-1/s3/aws4_request, SignedHeaders=accept-encoding;host;range;x-amz-checksum-mode;x-amz-content-sha256;x-amz-date,"));
+    assert_eq!(t.timeouts_seen[0], s::timeouts(&env()).unwrap());
+
+    assert_eq!(fs::read(d.target.join("pkg/main.py")).unwrap(), b"print('hello')\n");
+    assert_eq!(stats.download.verified.as_deref(), Some("crc32"));
+    assert_eq!((stats.files, stats.executables.clone()), (2, vec!["pkg/run.sh".to_string()]));
+    assert_eq!(stats.download.credential_source, Some(crate::credentials::Source::Environment.describe()));
+    assert!(events.iter().any(|e| e.0 == Phase::Download && e.1 == body.len() as u64));
+}
+
+#[test]
+fn tar_gz_virtual_hosted_on_aws_with_a_session_token() {
+    let body = tgz_bytes();
+    let crc = b64_crc64nvme(&body);
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[("x-amz-checksum-crc64nvme", &crc), ("x-amz-checksum-type", "FULL_OBJECT")], &body)]);
+    let d = dirs();
+    let e = MapEnv::new().var(s::AWS_ACCESS_KEY_ID, AK).var(s::AWS_SECRET_ACCESS_KEY, SK).var(s::AWS_SESSION_TOKEN, TOKEN).var(s::AWS_REGION, "eu-west-1");
+    let uri = S3Uri::parse("s3://ray-jobs/jobs/job.tgz").unwrap();
+    let stats = download_and_unpack(call!(&e, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    let req = &t.requests[0];
+    assert_eq!(req.url(), "https://ray-jobs.s3.eu-west-1.amazonaws.com/jobs/job.tgz");
+    assert_eq!(req.header("x-amz-security-token"), Some(TOKEN));
+    assert!(req.header("authorization").unwrap().contains("/eu-west-1/s3/aws4_request") && req.header("authorization").unwrap().contains("x-amz-security-token"));
+    assert_eq!(fs::read(d.target.join("pkg/a.py")).unwrap(), b"x = 1\n");
+    assert_eq!(stats.download.verified.as_deref(), Some("crc64nvme"));
+}
+
+#[test]
+fn a_checksum_that_does_not_match_is_an_integrity_error() {
+    let body = tgz_bytes();
+    let wrong = b64_crc32(b"something else");
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[("x-amz-checksum-crc32", &wrong)], &body)]);
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/job.tar.gz").unwrap();
+    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(e.message.contains("crc32 mismatch"), "{}", e.message);
+}
+
+#[test]
+fn wheel_is_not_unpacked_but_downloads() {
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/a-1.0-py3-none-any.whl").unwrap();
+    let mut t = FakeTransport::new(vec![]);
+    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(t.requests.is_empty());
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"wheel bytes")]);
+    let file = d.scratch.join("a.whl");
+    let st = download_to_file(call!(&env(), &mut t), &uri, &file).unwrap();
+    assert_eq!(fs::read(&file).unwrap(), b"wheel bytes");
+    assert_eq!((st.bytes_downloaded, st.object_size, st.retries), (11, 11, 0));
+}
+
+#[test]
+fn store_errors_keep_code_and_request_id() {
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/missing.zip").unwrap();
+    let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>missing.zip</Key></Error>";
+    let mut t = FakeTransport::new(vec![Reply::ok(404, &[("x-amz-request-id", "TX9ZPQ"), ("x-amz-id-2", "h")], body)]);
+    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    assert_eq!((e.kind, e.store_code.as_deref(), e.request_id.as_deref(), e.http_status), (ErrorKind::NotFound, Some("NoSuchKey"), Some("TX9ZPQ"), Some(404)));
+    assert!(e.message.contains("bucket ray-jobs, key missing.zip") && e.message.contains("TX9ZPQ"), "{}", e.message);
+    assert!(!e.message.contains(AK) && !e.message.contains(SK));
+    assert_eq!(t.requests.len(), 1, "a 404 is not retried, and not in another region");
+}
+
+#[test]
+fn a_bucket_in_another_region_is_retried_there_once() {
+    let body = tgz_bytes();
+    let aws = MapEnv::new().var(s::AWS_ACCESS_KEY_ID, AK).var(s::AWS_SECRET_ACCESS_KEY, SK).at(parse_rfc3339("2024-10-15T07:20:09Z").unwrap());
+    let uri = S3Uri::parse("s3://ray-jobs/job.tgz").unwrap();
+    let moved = b"<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message><Endpoint>ray-jobs.s3.eu-west-1.amazonaws.com</Endpoint><Bucket>ray-jobs</Bucket></Error>";
+
+    // 301 with x-amz-bucket-region (a regional endpoint of the wrong region).
+    let d = dirs();
+    let mut t = FakeTransport::new(vec![Reply::ok(301, &[("x-amz-bucket-region", "eu-west-1")], moved), Reply::ok(200, &[], &body)]);
+    download_and_unpack(call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    assert_eq!(t.requests[0].url(), "https://ray-jobs.s3.amazonaws.com/job.tgz");
+    assert_eq!(t.requests[1].url(), "https://ray-jobs.s3.eu-west-1.amazonaws.com/job.tgz");
+    assert!(t.requests[1].header("authorization").unwrap().contains("/20241015/eu-west-1/s3/"));
+
+    // 400 AuthorizationHeaderMalformed naming the region in its body (the global endpoint).
+    let d = dirs();
+    let malformed = b"<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting 'ap-south-1'</Message><Region>ap-south-1</Region></Error>";
+    let mut t = FakeTransport::new(vec![Reply::ok(400, &[], malformed), Reply::ok(200, &[], &body)]);
+    download_and_unpack(call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    assert_eq!(t.requests[1].url(), "https://ray-jobs.s3.ap-south-1.amazonaws.com/job.tgz");
+
+    // Once only: a second redirect is the error, with both regions in it.
+    let d = dirs();
+    let mut t = FakeTransport::new(vec![Reply::ok(301, &[("x-amz-bucket-region", "eu-west-1")], moved), Reply::ok(301, &[("x-amz-bucket-region", "eu-west-2")], moved)]);
+    let e = download_to_file(call!(&aws, &mut t), &uri, &d.scratch.join("o")).unwrap_err();
+    assert_eq!(t.requests.len(), 2);
+    assert!(e.message.contains("in region eu-west-1, where S3 said") && e.message.contains("region eu-west-2"), "{}", e.message);
+
+    // A custom endpoint keeps its host; only the signing region changes.
+    let d = dirs();
+    let minio = env();
+    let mut t = FakeTransport::new(vec![Reply::ok(400, &[("x-amz-bucket-region", "us-west-2")], b"<Error><Code>AuthorizationHeaderMalformed</Code></Error>"), Reply::ok(200, &[], &body)]);
+    download_and_unpack(call!(&minio, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    assert_eq!(t.requests[1].url(), t.requests[0].url());
+    assert!(t.requests[1].header("authorization").unwrap().contains("/us-west-2/s3/"));
+
+    // A tree that already holds something is never written over by a second attempt.
+    let d = dirs();
+    fs::write(d.target.join("stray"), b"x").unwrap();
+    let mut t = FakeTransport::new(vec![Reply::ok(301, &[("x-amz-bucket-region", "eu-west-1")], moved)]);
+    let e = download_and_unpack(call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    assert_eq!((e.kind, t.requests.len()), (ErrorKind::Network, 1));
+}
+
+#[test]
+fn transient_failures_are_retried_and_signed_afresh() {
+    let body = zip_bytes();
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
+    let mut t = FakeTransport::new(vec![Reply::fail(TransportErrorKind::Connect), Reply::ok(500, &[], b"<Error><Code>InternalError</Code></Error>"), Reply::ok(200, &[], &body)]);
+    let mut sleeper = FakeSleeper::default();
+    let st = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut sleeper, limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap();
+    assert_eq!((st.download.retries, sleeper.slept.len()), (2, 2));
+    assert!(t.requests.iter().all(|r| r.header("authorization").is_some()));
+}
+
+#[test]
+fn anonymous_access_denied_explains_itself() {
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
+    let e = MapEnv::new().var(s::AWS_EC2_METADATA_DISABLED, "1");
+    let mut t = FakeTransport::new(vec![Reply::ok(403, &[("x-amz-request-id", "R")], b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")]);
+    let err = download_to_file(call!(&e, &mut t), &uri, &d.scratch.join("o")).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::AccessDenied);
+    assert!(err.message.contains("anonymous") && err.message.contains("AWS_EC2_METADATA_DISABLED"), "{}", err.message);
+    assert!(t.requests[0].header("authorization").is_none());
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"public")]);
+    let st = download_to_file(call!(&e, &mut t), &uri, &d.scratch.join("o")).unwrap();
+    assert_eq!(st.credential_source, None);
+}
+
+#[test]
+fn an_unsupported_profile_stops_before_any_request() {
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
+    let e = MapEnv::new().file(CONFIG_FILE_ID, "[default]\nrole_arn = arn:aws:iam::123456789012:role/ray\nsource_profile = base\n");
+    let mut t = FakeTransport::new(vec![]);
+    let err = download_and_unpack(call!(&e, &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsupported);
+    assert!(err.message.contains("role_arn"), "{}", err.message);
+    assert!(t.requests.is_empty());
+}
+
+#[test]
+fn a_small_package_is_not_split_between_parts() {
+    let body = zip_bytes();
+    let len = body.len();
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
+    let last = [body[len - 1]];
+    let range = format!("bytes {}-{}/{len}", len - 1, len - 1);
+    let mut t = FakeTransport::new(vec![Reply::ok(206, &[("Content-Range", &range), ("ETag", "\"v1\"")], &last)]);
+    let o = download_and_unpack_part(call!(&env(), &mut t), &uri, &d.target, &d.scratch, Part { index: 1, count: 2 }).unwrap();
+    assert!(!o.split);
+    assert_eq!(o.object_version.as_deref(), Some("\"v1\""));
+    assert_eq!(t.requests[0].header("range"), Some("bytes=-1"));
+    assert!(fs::read_dir(&d.target).unwrap().next().is_none());
+}
+
+#[test]
+fn secrets_echoed_into_an_archive_never_reach_the_error() {
+    let body = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(format!("../{AK}/{}.py", TOKEN.replace('/', "_")), zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(b"x").unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], &body)]);
+    let d = dirs();
+    let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
+    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
+    assert!(!e.message.contains(AK) && e.message.contains("(redacted)"), "{}", e.message);
+}
+
+#[test]
+fn declared_hosts() {
+    assert_eq!(network_hosts(), vec!["*.amazonaws.com", "*.amazonaws.com.cn", "env:AWS_ENDPOINT_URL_S3", "env:AWS_ENDPOINT_URL", "169.254.169.254:80"]);
+}
