@@ -184,3 +184,26 @@ fn secrets_never_leave_in_an_error() {
         assert!(!e.message.contains(SECRET) && e.message.contains("(redacted)") && e.message.contains("bucket b, key k"), "{}", e.message);
     }
 }
+
+#[test]
+fn each_part_costs_two_requests_when_the_directory_fits_its_tail() {
+    // 1,000 entries: a central directory of about 60 KB, like a job's source tree. At a
+    // cluster start every request counts against the store's rate.
+    let object = zip_of(1000, 1500);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("t");
+    fs::create_dir_all(&target).unwrap();
+    for index in 0..2 {
+        let scratch = dir.path().join(format!("s{index}"));
+        fs::create_dir_all(&scratch).unwrap();
+        let mut t = Served { object: object.clone(), requests: Vec::new() };
+        let o = run(&mut t, |c| download_and_unpack_part(c, &Object(PackageFormat::Zip), &target, &scratch, Part { index, count: 2 })).unwrap();
+        assert!(o.split);
+        let ranges: Vec<_> = t.requests.iter().map(|r| r.header("range").unwrap_or("").to_string()).collect();
+        let tail = if index == 0 { SPLIT_ABOVE_BYTES } else { OTHER_PARTS_TAIL_BYTES };
+        assert_eq!(ranges.len(), 2, "part {index}: {ranges:?}");
+        assert_eq!(ranges[0], format!("bytes=-{tail}"));
+        assert_eq!(t.requests[1].header("if-match"), Some(ETAG), "the share is tied to the version the tail saw");
+    }
+    assert_eq!(files(&target).len(), 1000);
+}
