@@ -1,0 +1,273 @@
+//! Compressing one chunk of a file (pure logic).
+//!
+//! A file of one chunk becomes a whole zip entry: deflated, or stored when deflate does not
+//! make it smaller. A larger file is cut into chunks that are compressed independently and
+//! in parallel, then concatenated into one deflate stream, as pigz does: every chunk but the
+//! last ends with a sync flush (byte-aligned, not final), the last with the final block, and
+//! each chunk after the first is primed with the 32 KiB before it, so the ratio stays close
+//! to compressing the file in one go. The output depends only on the bytes, the level and
+//! the chunk size, never on the number of threads.
+//!
+//! Ratio guard: the unpacker refuses an entry (and an archive) that expands more than
+//! `max_compression_ratio` times (1000 by default, [`scheme_contract::Limits`]); deflate can
+//! reach about 1030 on runs of one byte. A chunk that would expand more than that gets empty
+//! stored blocks (5 bytes each, valid anywhere a block may start) in front of its deflate
+//! data until it does not: 1 MiB of zeros costs 1,049 bytes instead of 1,017, and no package
+//! this packer writes trips the limit. Storing such data instead would cost the full size.
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+/// The fixed level (zlib's default): the bytes of a package must not depend on a setting.
+pub(crate) const LEVEL: u32 = 6;
+/// Deflate's window: how much of the previous chunk primes the next one.
+pub(crate) const DICTIONARY: usize = 32 * 1024;
+/// The most bytes one stored deflate block holds.
+const STORED_BLOCK: usize = 0xFFFF;
+
+pub(crate) fn ratio_cap() -> u64 {
+    scheme_contract::Limits::default().max_compression_ratio
+}
+
+/// A whole entry's data.
+#[derive(Debug)]
+pub(crate) enum Whole {
+    Deflated(Vec<u8>),
+    Stored,
+}
+
+/// Compresses a file that fits in one chunk: `Stored` when deflate does not shrink it.
+pub(crate) fn whole(data: &[u8]) -> Whole {
+    if data.is_empty() {
+        return Whole::Stored;
+    }
+    let out = pad_to_ratio(deflate(&[], data, true), data.len());
+    if out.len() >= data.len() {
+        Whole::Stored
+    } else {
+        Whole::Deflated(out)
+    }
+}
+
+/// One chunk of a multi-chunk entry, as a piece of the entry's deflate stream. `dictionary`
+/// is the data just before the chunk (empty for the first chunk).
+pub(crate) fn piece(dictionary: &[u8], data: &[u8], last: bool) -> Vec<u8> {
+    let out = pad_to_ratio(deflate(dictionary, data, last), data.len());
+    if out.len() > stored_len(data.len()) {
+        stored_blocks(data, last)
+    } else {
+        out
+    }
+}
+
+/// One empty, non-final stored block: byte-aligned header, LEN 0, NLEN 0xFFFF.
+const EMPTY_STORED_BLOCK: [u8; 5] = [0, 0, 0, 0xFF, 0xFF];
+
+/// `deflated` (which starts on a byte boundary, as every chunk does) with as many empty
+/// stored blocks in front as it takes for `raw` bytes to expand at most [`ratio_cap`] times.
+fn pad_to_ratio(deflated: Vec<u8>, raw: usize) -> Vec<u8> {
+    let least = (raw as u64).div_ceil(ratio_cap()) as usize;
+    if deflated.len() >= least {
+        return deflated;
+    }
+    let blocks = (least - deflated.len()).div_ceil(EMPTY_STORED_BLOCK.len());
+    let mut out = Vec::with_capacity(blocks * EMPTY_STORED_BLOCK.len() + deflated.len());
+    for _ in 0..blocks {
+        out.extend_from_slice(&EMPTY_STORED_BLOCK);
+    }
+    out.extend_from_slice(&deflated);
+    out
+}
+
+fn deflate(dictionary: &[u8], data: &[u8], last: bool) -> Vec<u8> {
+    let mut c = Compress::new(Compression::new(LEVEL), false);
+    if !dictionary.is_empty() {
+        let start = dictionary.len().saturating_sub(DICTIONARY);
+        // Only fails on a stream already started; this one is new.
+        let _ = c.set_dictionary(&dictionary[start..]);
+    }
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    loop {
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(4096));
+        }
+        let consumed = c.total_in() as usize;
+        let status = c.compress_vec(&data[consumed..], &mut out, flush);
+        let done_input = c.total_in() as usize == data.len();
+        let room_left = out.capacity() > out.len();
+        match status {
+            Ok(Status::StreamEnd) => break,
+            // A sync flush is complete once all input is in and the output was not filled.
+            Ok(_) if !last && done_input && room_left => break,
+            Ok(_) => {}
+            // Deflate only reports errors for misuse (a finished stream); not reached.
+            Err(_) => return stored_blocks(data, last),
+        }
+    }
+    out
+}
+
+fn stored_len(n: usize) -> usize {
+    n + 5 * n.div_ceil(STORED_BLOCK).max(1)
+}
+
+/// `data` as stored deflate blocks (header byte, LEN, NLEN, bytes), the last one final
+/// when `last`. Each chunk starts on a byte boundary, so the blocks can follow anything.
+fn stored_blocks(data: &[u8], last: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(stored_len(data.len()));
+    let mut blocks = data.chunks(STORED_BLOCK).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[u8::from(last), 0, 0, 0xFF, 0xFF]);
+    }
+    while let Some(block) = blocks.next() {
+        let fin = last && blocks.peek().is_none();
+        let len = block.len() as u16;
+        out.push(u8::from(fin));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{Decompress, FlushDecompress};
+
+    fn inflate(stream: &[u8]) -> Vec<u8> {
+        let mut d = Decompress::new(false);
+        let mut out = Vec::with_capacity(stream.len() * 4 + 1024);
+        loop {
+            if out.capacity() == out.len() {
+                out.reserve(out.len());
+            }
+            let before = d.total_in() as usize;
+            let st = d
+                .decompress_vec(&stream[before..], &mut out, FlushDecompress::Finish)
+                .unwrap();
+            if st == Status::StreamEnd {
+                assert_eq!(
+                    d.total_in() as usize,
+                    stream.len(),
+                    "nothing after the final block"
+                );
+                return out;
+            }
+        }
+    }
+
+    fn text(n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| b"def f(x):\n    return x * 2\n"[i % 27] ^ ((i / 1000) as u8 & 1))
+            .collect()
+    }
+
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn pieces(data: &[u8], chunk: usize) -> Vec<u8> {
+        let n = data.len().div_ceil(chunk);
+        let mut stream = Vec::new();
+        for i in 0..n {
+            let start = i * chunk;
+            let end = (start + chunk).min(data.len());
+            stream.extend(piece(
+                &data[start.saturating_sub(DICTIONARY)..start],
+                &data[start..end],
+                i + 1 == n,
+            ));
+        }
+        stream
+    }
+
+    #[test]
+    fn pieces_concatenate_into_one_stream() {
+        for data in [
+            text(300_000),
+            noise(200_000),
+            vec![0u8; 250_000],
+            text(100_001),
+        ] {
+            let stream = pieces(&data, 64 * 1024);
+            assert_eq!(inflate(&stream), data);
+        }
+    }
+
+    #[test]
+    fn priming_keeps_the_ratio_of_one_stream() {
+        let data = text(2_000_000);
+        let primed = pieces(&data, 256 * 1024).len();
+        let single = deflate(&[], &data, true).len();
+        assert!(primed <= single + single / 50 + 64, "{primed} vs {single}");
+    }
+
+    #[test]
+    fn whole_entries_store_what_does_not_shrink() {
+        assert!(matches!(whole(b""), Whole::Stored));
+        assert!(matches!(whole(&noise(5000)), Whole::Stored));
+        match whole(&text(5000)) {
+            Whole::Deflated(d) => assert_eq!(inflate(&d), text(5000)),
+            Whole::Stored => panic!("text should deflate"),
+        }
+    }
+
+    #[test]
+    fn nothing_expands_past_the_unpackers_ratio_limit() {
+        let zeros = vec![0u8; 1 << 20];
+        let cap = ratio_cap() as usize;
+        let first = piece(&[], &zeros, false);
+        let last = piece(&zeros, &zeros, true);
+        for p in [&first, &last] {
+            assert!(
+                zeros.len() <= p.len() * cap,
+                "{} from {}",
+                zeros.len(),
+                p.len()
+            );
+            assert!(p.len() < 1100, "padded, not stored: {} bytes", p.len());
+        }
+        let mut stream = first.clone();
+        stream.extend(&last);
+        assert_eq!(inflate(&stream), [&zeros[..], &zeros[..]].concat());
+        match whole(&zeros) {
+            Whole::Deflated(d) => {
+                assert!(zeros.len() <= d.len() * cap && d.len() < 1100);
+                assert_eq!(inflate(&d), zeros);
+            }
+            Whole::Stored => panic!("zeros deflate, padded"),
+        }
+        // Text is far from the cap and is not padded.
+        let t = text(1 << 20);
+        assert_eq!(piece(&[], &t, true), deflate(&[], &t, true));
+    }
+
+    #[test]
+    fn stored_blocks_are_valid_deflate() {
+        for n in [1, 0xFFFF, 0x10000, 200_000] {
+            let data = noise(n);
+            let mut stream = stored_blocks(&data[..n / 2], false);
+            stream.extend(stored_blocks(&data[n / 2..], true));
+            assert_eq!(inflate(&stream), data);
+        }
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let data = text(700_000);
+        assert_eq!(pieces(&data, 100_000), pieces(&data, 100_000));
+    }
+}
