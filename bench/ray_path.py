@@ -16,6 +16,13 @@ Reproduces, step for step, what a Ray 2.60.0 node does for
    the zip again, and `remove_dir_from_filepaths` moves the children up through a temporary
    directory; the zip is unlinked.
 
+For `s3://bucket/key.zip` step 2 is `_handle_s3_protocol` instead: a new `boto3.Session()`;
+a signed `session.client("s3")` when it finds credentials, else an unsigned client; smart_open
+opens the object with that client (`transport_params={"client": ...}`) and reads it whole.
+Ray takes no endpoint or client from its caller, so the endpoint, keys and region come from
+the environment, as for any boto3 user (`AWS_ENDPOINT_URL_S3`, `AWS_ACCESS_KEY_ID`, ...);
+botocore addresses an IP endpoint path-style by itself.
+
 `--impl ray` calls Ray's own `download_and_unpack_package` instead (needs `ray` importable).
 Prints one JSON line: wall seconds of the call (imports excluded: a Ray agent is long-lived),
 peak RSS of the process and its RSS before the call, in KiB.
@@ -65,9 +72,26 @@ def open_http(uri):
     return smart_open_open(uri, "rb", transport_params=params)
 
 
+def open_s3(uri):
+    """`ProtocolsProvider._handle_s3_protocol`: a fresh session and client on every call."""
+    import boto3
+    from smart_open import open as smart_open_open
+
+    session = boto3.Session()
+    if session.get_credentials():
+        client = session.client("s3")
+    else:
+        from botocore import UNSIGNED
+        from botocore.config import Config
+
+        client = boto3.client("s3", config=Config(signature_version=UNSIGNED))
+    return smart_open_open(uri, "rb", transport_params={"client": client})
+
+
 def download_remote_uri(source_uri, dest_file):
-    """`ProtocolsProvider.download_remote_uri`, http(s) branch."""
-    with open_http(source_uri) as fin:
+    """`ProtocolsProvider.download_remote_uri`, http(s) and s3 branches."""
+    opener = open_s3 if urllib.parse.urlparse(source_uri).scheme == "s3" else open_http
+    with opener(source_uri) as fin:
         with open(dest_file, "wb") as fout:
             fout.write(fin.read())
 
@@ -192,8 +216,13 @@ def main():
     logger.propagate = False
     os.makedirs(args.base_dir, exist_ok=True)
     try:
-        # Ray imports smart_open on first use; a running agent has it loaded already.
-        import smart_open.http  # noqa: F401
+        # Ray imports smart_open (and for s3, boto3) on first use; a running agent has them
+        # loaded already. Sessions and clients are not warmed: Ray makes new ones every call.
+        if urllib.parse.urlparse(args.uri).scheme == "s3":
+            import boto3  # noqa: F401
+            import smart_open.s3  # noqa: F401
+        else:
+            import smart_open.http  # noqa: F401
     except ImportError:
         pass
     if args.impl == "ray":

@@ -4,13 +4,14 @@
 //! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]
 //!                   [--burst 8,32,64 | --no-burst]
 //! ```
-//! `--quick` is two runs without Ray's own function (its reproduction still runs);
-//! `--tools` keeps only the named rows (ids below), e.g. while tuning one of them.
+//! `--quick` is two runs without Ray's own function (its reproduction still runs) unless
+//! `--tools` names one of Ray's rows; `--tools` keeps only the named rows (ids below), e.g.
+//! while tuning one of them.
 //! `--baseline BIN` adds another scheme-host binary (say, a build of the previous commit),
 //! one instance, timed in the same runs, and a table of this build against it.
 //! Builds the release host, the wasm plugin and the native twin, generates (or reuses) the
 //! corpora under `target/bench-corpora/`, starts `obs-server` with every corpus in one
-//! public-read bucket, then, run after run, lets each tool fetch and unpack each corpus into
+//! public-read bucket (it answers S3 requests for the same bucket and keys too), then, run after run, lets each tool fetch and unpack each corpus into
 //! a fresh directory on tmpfs (`/dev/shm`). Results go to `target/bench/results.json` and
 //! `target/bench/results.md`. It prints figures and never fails on timing.
 //!
@@ -18,6 +19,8 @@
 //! - `scheme-host`: `scheme-host download-and-unpack obs://bench/<corpus>.zip` with the wasm
 //!   plugin, warm (precompiled in the host's cache), as many parts as the host picks by
 //!   default (one instance per CPU, large zips only); process wall time.
+//! - `scheme-host-s3`: the same for `s3://bench/<corpus>.zip` with the s3 plugin, over the
+//!   server's S3 API (`AWS_ENDPOINT_URL_S3`, path-style as for any IP endpoint), warm.
 //! - `scheme-host-1`: the same with `--parts 1`: one instance, the like-for-like twin of
 //!   `native`.
 //! - `native`: the same plugin code (`obs_plugin::ops::download_and_unpack`) built natively
@@ -25,6 +28,10 @@
 //! - `ray-fn`: Ray 2.60's own `download_and_unpack_package` from the project venv (if `ray`
 //!   imports), `ray-repro`: its reproduction in `bench/ray_path.py`; both over http from the
 //!   same server, timed around the call (a Ray agent is a long-lived process).
+//! - `ray-fn-s3`: Ray's own function for the `s3://` URI: boto3 + smart_open, pointed at the
+//!   server only through the environment (`AWS_ENDPOINT_URL_S3`, keys, region), as a user
+//!   would. Ray's Python is the newest `.venv-ray-<minor>` with Ray in it, else `.venv`;
+//!   boto3 and smart_open are installed into it from `bench/requirements-s3.txt` when missing.
 //! - `unzip`: Info-ZIP `unzip` on the local zip (no download).
 //! - `native-local`: the plugin's extractor natively on the local zip (no download).
 //! - limits: `curl` to /dev/null (curl's own total time), one-core inflate in memory, and
@@ -124,10 +131,12 @@ pub struct Tool {
 
 pub const TOOLS: &[Tool] = &[
     Tool { id: "scheme-host", label: "scheme-host + wasm plugin (warm, precompiled; default parts)", kind: Kind::EndToEnd },
+    Tool { id: "scheme-host-s3", label: "scheme-host + s3 wasm plugin, s3:// (warm, precompiled; default parts)", kind: Kind::EndToEnd },
     Tool { id: "scheme-host-1", label: "scheme-host + wasm plugin, one instance (--parts 1)", kind: Kind::EndToEnd },
     Tool { id: "baseline-1", label: "baseline scheme-host (--baseline BIN), one instance (--parts 1)", kind: Kind::EndToEnd },
     Tool { id: "native", label: "same Rust code, native (bench/native-unpack)", kind: Kind::EndToEnd },
     Tool { id: "ray-fn", label: "Ray 2.60 download_and_unpack_package (Python)", kind: Kind::EndToEnd },
+    Tool { id: "ray-fn-s3", label: "Ray 2.60 download_and_unpack_package, s3:// (boto3 + smart_open)", kind: Kind::EndToEnd },
     Tool { id: "ray-repro", label: "Ray 2.60 path, reproduced (bench/ray_path.py)", kind: Kind::EndToEnd },
     Tool { id: "unzip", label: "Info-ZIP unzip, local file", kind: Kind::Local },
     Tool { id: "native-local", label: "native unpack alone, local file", kind: Kind::Local },
@@ -152,6 +161,8 @@ pub struct Setup {
     pub endpoint: String,
     python: Option<PathBuf>,
     ray_fn: bool,
+    /// Ray's own function can also fetch `s3://` (boto3 and smart_open import beside it).
+    ray_s3: bool,
     unzip: Option<String>,
     curl: bool,
     host_bin: PathBuf,
@@ -185,19 +196,24 @@ pub fn run(args: &[String]) -> Result<()> {
     for d in ["plugins", "cache", "home"] {
         std::fs::create_dir_all(host_home.join(d))?;
     }
-    std::fs::copy(crate::util::wasm_plugin("obs-plugin"), host_home.join("plugins/obs.wasm"))
-        .context("the wasm plugin is not built (run without --no-build)")?;
+    for (krate, file) in [("obs-plugin", "obs.wasm"), ("s3-plugin", "s3.wasm")] {
+        std::fs::copy(crate::util::wasm_plugin(krate), host_home.join("plugins").join(file))
+            .with_context(|| format!("the wasm plugin {krate} is not built (run without --no-build)"))?;
+    }
     std::fs::write(host_home.join("config.toml"), "")?;
 
     let mut server = start_server(&target.join("release/obs-server"), &corpora)?;
     let result = (|| -> Result<()> {
         let endpoint = read_endpoint(&mut server)?;
         let python = find_python(&ws);
-        let ray_fn = !opts.quick && python.as_ref().is_some_and(|p| Command::new(p).args(["-c", "import ray._private.runtime_env.packaging"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success()));
+        let named = |id: &str| opts.tools.as_ref().is_some_and(|ids| ids.iter().any(|t| t == id));
+        let ray_fn = (!opts.quick || named("ray-fn") || named("ray-fn-s3")) && python.as_deref().is_some_and(ray_importable);
+        let ray_s3 = ray_fn && (opts.tools.is_none() || named("ray-fn-s3")) && python.as_deref().is_some_and(ensure_s3_modules);
         let setup = Setup {
             endpoint,
             python,
             ray_fn,
+            ray_s3,
             unzip: find_unzip(),
             curl: Command::new("curl").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()),
             host_bin: target.join("release/scheme-host"),
@@ -212,7 +228,10 @@ pub fn run(args: &[String]) -> Result<()> {
         let _ = std::fs::remove_dir_all(&warm);
         std::fs::create_dir_all(&warm)?;
         let first = corpora.iter().min_by_key(|c| c.zip_bytes).expect("at least one corpus");
-        scheme_host(&setup, first, &warm.join("pkg"), None)?;
+        scheme_host(&setup, Scheme::Obs, first, &warm.join("obs"), None)?;
+        if opts.tools.as_ref().is_none_or(|ids| ids.iter().any(|id| id == "scheme-host-s3")) {
+            scheme_host(&setup, Scheme::S3, first, &warm.join("s3"), None)?;
+        }
         std::fs::remove_dir_all(&warm)?;
 
         let mut results: BTreeMap<&'static str, BTreeMap<&'static str, Vec<Record>>> = BTreeMap::new();
@@ -267,6 +286,7 @@ pub fn run(args: &[String]) -> Result<()> {
 fn available(s: &Setup, t: &Tool) -> bool {
     match t.id {
         "ray-fn" => s.ray_fn,
+        "ray-fn-s3" => s.ray_s3,
         "ray-repro" => s.python.is_some(),
         "unzip" => s.unzip.is_some(),
         "curl" => s.curl,
@@ -280,6 +300,8 @@ fn print_skips(s: &Setup) {
         eprintln!("bench: skipping Ray's path: no python3 found (create the venv with `cargo xtask test` or set PYTHON)");
     } else if !s.ray_fn {
         eprintln!("bench: skipping Ray's own function (ray not importable from the venv, or --quick); the reproduction runs instead");
+    } else if !s.ray_s3 {
+        eprintln!("bench: skipping Ray's own s3:// path (not asked for, or boto3/smart_open could not be installed)");
     }
     if s.unzip.is_none() {
         eprintln!("bench: skipping Info-ZIP unzip: not installed and `apt-get install -y unzip` failed");
@@ -309,13 +331,40 @@ fn read_endpoint(server: &mut Child) -> Result<String> {
     Ok(ready["endpoint"].as_str().context("no endpoint in obs-server's first line")?.to_string())
 }
 
+/// Ray's Python: the venv of the newest Ray release the suite runs on (`.venv-ray-<minor>`,
+/// made by `cargo xtask test`) or `.venv`, the first with Ray in it, else the first that
+/// exists (the reproduction needs no Ray), else `$PYTHON` or `python3`.
 fn find_python(ws: &Path) -> Option<PathBuf> {
-    let venv = ws.join(".venv/bin/python");
-    if venv.is_file() {
-        return Some(venv);
+    let newest = crate::ray_versions::read(ws).ok().and_then(|all| all.last().map(|r| r.venv_dir_name()));
+    let venvs: Vec<PathBuf> = newest.into_iter().chain([".venv".to_string()]).map(|d| ws.join(d).join("bin/python")).filter(|p| p.is_file()).collect();
+    if let Some(p) = venvs.iter().find(|p| ray_importable(p)).or(venvs.first()) {
+        return Some(p.clone());
     }
     let base = PathBuf::from(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()));
     Command::new(&base).arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()).then_some(base)
+}
+
+fn ray_importable(python: &Path) -> bool {
+    python_imports(python, "import ray._private.runtime_env.packaging")
+}
+
+fn python_imports(python: &Path, code: &str) -> bool {
+    Command::new(python).args(["-c", code]).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// boto3 and smart_open, which Ray needs for `s3://` and does not install itself: pinned
+/// from `bench/requirements-s3.txt` into Ray's Python when either is missing.
+fn ensure_s3_modules(python: &Path) -> bool {
+    const CHECK: &str = "import boto3, smart_open.s3";
+    if python_imports(python, CHECK) {
+        return true;
+    }
+    eprintln!("bench: installing boto3 and smart_open (bench/requirements-s3.txt) into {}", python.display());
+    if let Err(e) = crate::prereq::pip_install(python, &[workspace().join("bench/requirements-s3.txt")], true) {
+        eprintln!("bench: {e:#}");
+        return false;
+    }
+    python_imports(python, CHECK)
 }
 
 fn find_unzip() -> Option<String> {
@@ -328,8 +377,23 @@ fn find_unzip() -> Option<String> {
     present().then(|| "unzip".into())
 }
 
+/// The scheme a row fetches the corpus by; the server answers both for the same bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Obs,
+    S3,
+}
+
 fn uri(c: &Corpus) -> String {
-    format!("obs://{BUCKET}/{}.zip", c.id)
+    scheme_uri(Scheme::Obs, c)
+}
+
+fn scheme_uri(scheme: Scheme, c: &Corpus) -> String {
+    let prefix = match scheme {
+        Scheme::Obs => "obs",
+        Scheme::S3 => "s3",
+    };
+    format!("{prefix}://{BUCKET}/{}.zip", c.id)
 }
 
 fn http_url(s: &Setup, c: &Corpus) -> String {
@@ -346,21 +410,41 @@ fn obs_env(s: &Setup, cmd: &mut Command) {
         .env("OBS_METADATA_DISABLED", "true");
 }
 
-fn scheme_host(s: &Setup, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
-    scheme_host_bin(s, &s.host_bin, c, dest, parts)
+/// The AWS variables every S3 client here reads: the server as the S3 endpoint, the bench's
+/// keys, a fixed region, and no instance metadata probe.
+fn s3_vars(s: &Setup) -> [(&'static str, String); 6] {
+    [
+        ("AWS_ENDPOINT_URL_S3", s.endpoint.clone()),
+        ("AWS_ENDPOINT_URL", s.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", AK.to_string()),
+        ("AWS_SECRET_ACCESS_KEY", SK.to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ]
 }
 
-fn scheme_host_bin(s: &Setup, bin: &Path, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
-    measure::run(&mut scheme_host_command(s, bin, c, dest, parts))
+fn s3_env(s: &Setup, cmd: &mut Command) {
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("HOME", s.host_home.join("home")).envs(s3_vars(s));
 }
 
-fn scheme_host_command(s: &Setup, bin: &Path, c: &Corpus, dest: &Path, parts: Option<&str>) -> Command {
+fn scheme_host(s: &Setup, scheme: Scheme, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
+    scheme_host_bin(s, &s.host_bin, scheme, c, dest, parts)
+}
+
+fn scheme_host_bin(s: &Setup, bin: &Path, scheme: Scheme, c: &Corpus, dest: &Path, parts: Option<&str>) -> Result<Sample> {
+    measure::run(&mut scheme_host_command(s, bin, scheme, c, dest, parts))
+}
+
+fn scheme_host_command(s: &Setup, bin: &Path, scheme: Scheme, c: &Corpus, dest: &Path, parts: Option<&str>) -> Command {
     let mut cmd = Command::new(bin);
-    cmd.args(["download-and-unpack", &uri(c)]).arg(dest).arg("--json");
+    cmd.args(["download-and-unpack", &scheme_uri(scheme, c)]).arg(dest).arg("--json");
     if let Some(n) = parts {
         cmd.args(["--parts", n]);
     }
-    obs_env(s, &mut cmd);
+    match scheme {
+        Scheme::Obs => obs_env(s, &mut cmd),
+        Scheme::S3 => s3_env(s, &mut cmd),
+    }
     cmd.env("SCHEME_HOST_PLUGIN_DIR", s.host_home.join("plugins"))
         .env("SCHEME_HOST_CACHE_DIR", s.host_home.join("cache"))
         .env("SCHEME_HOST_CONFIG", s.host_home.join("config.toml"));
@@ -378,10 +462,11 @@ fn work_ms(sample: &Sample) -> Result<(f64, serde_json::Value)> {
 
 fn measure_tool(s: &Setup, tool: &Tool, c: &Corpus, dir: &Path) -> Result<Record> {
     let (sample, wall_s, extra) = match tool.id {
-        "scheme-host" | "scheme-host-1" | "baseline-1" => {
-            let parts = (tool.id != "scheme-host").then_some("1");
+        "scheme-host" | "scheme-host-s3" | "scheme-host-1" | "baseline-1" => {
+            let parts = matches!(tool.id, "scheme-host-1" | "baseline-1").then_some("1");
             let bin = if tool.id == "baseline-1" { s.baseline_bin.as_deref().expect("available() checked it") } else { &s.host_bin };
-            let sample = scheme_host_bin(s, bin, c, &dir.join("pkg"), parts)?;
+            let scheme = if tool.id == "scheme-host-s3" { Scheme::S3 } else { Scheme::Obs };
+            let sample = scheme_host_bin(s, bin, scheme, c, &dir.join("pkg"), parts)?;
             let v = measure::json_line(&sample)?;
             if v["ok"] != true || v["files"].as_u64() != Some(c.files) {
                 bail!("scheme-host did not unpack all {} files: {v}", c.files);
@@ -401,11 +486,21 @@ fn measure_tool(s: &Setup, tool: &Tool, c: &Corpus, dir: &Path) -> Result<Record
             let wall = sample.wall_s;
             (sample, wall, v)
         }
-        "ray-fn" | "ray-repro" => {
+        "ray-fn" | "ray-fn-s3" | "ray-repro" => {
             let python = s.python.as_ref().expect("available() checked python");
             let mut cmd = Command::new(python);
+            let source = if tool.id == "ray-fn-s3" { scheme_uri(Scheme::S3, c) } else { http_url(s, c) };
+            if tool.id == "ray-fn-s3" {
+                // Only what the environment says: no profile, config file or session token of
+                // the user running the bench may change which server or identity boto3 uses.
+                for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_REGION", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"] {
+                    cmd.env_remove(var);
+                }
+                let aws = s.host_home.join("home/.aws");
+                cmd.envs(s3_vars(s)).env("AWS_CONFIG_FILE", aws.join("config")).env("AWS_SHARED_CREDENTIALS_FILE", aws.join("credentials"));
+            }
             cmd.arg(workspace().join("bench/ray_path.py"))
-                .args(["--uri", &http_url(s, c), "--impl", if tool.id == "ray-fn" { "ray" } else { "repro" }])
+                .args(["--uri", &source, "--impl", if tool.id == "ray-repro" { "repro" } else { "ray" }])
                 .arg("--base-dir")
                 .arg(dir)
                 // Ray's temporary directory sits on the same filesystem as its packages

@@ -76,7 +76,7 @@ fn round(setup: &Setup, corpus: &Corpus, nodes: usize, parts: &'static str, out:
     let started = Instant::now();
     let children: Vec<Child> = (0..nodes)
         .map(|i| {
-            let mut cmd = super::scheme_host_command(setup, &setup.host_bin, corpus, &dir.join(format!("node{i:03}")), (parts != "default").then_some(parts));
+            let mut cmd = super::scheme_host_command(setup, &setup.host_bin, super::Scheme::Obs, corpus, &dir.join(format!("node{i:03}")), (parts != "default").then_some(parts));
             cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
             cmd.spawn().context("cannot start scheme-host")
         })

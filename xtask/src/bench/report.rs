@@ -50,7 +50,7 @@ fn summary(c: &Corpus, kind: Kind, id: &str, recs: &[Record]) -> Value {
             v["host_overhead_ms"] = json!({"median": o.median, "min": o.min, "max": o.max});
         }
     }
-    if id == "ray-fn" || id == "ray-repro" {
+    if id.starts_with("ray-") {
         let before: Vec<f64> = recs.iter().filter_map(|r| r.extra["rss_before_kib"].as_f64()).collect();
         v["rss_before_call_mib"] = json!(stats(&before).map(|s| s.median / 1024.0));
     }
@@ -101,6 +101,9 @@ pub fn build(corpora: &[Corpus], results: &BTreeMap<&'static str, BTreeMap<&'sta
             "limit_is": match (download, unpack_alone) { (Some(d), Some(u)) if d >= u => "download", (Some(_), Some(_)) => "native unpack", _ => "n/a" },
             "us_over_limit": div(us, limit),
             "us_minus_native_ms": us.zip(native).map(|(a, b)| (a - b) * 1000.0),
+            "s3_speedup_vs_ray_s3": div(median(&summaries, "ray-fn-s3"), median(&summaries, "scheme-host-s3")),
+            "s3_over_obs": div(median(&summaries, "scheme-host-s3"), us),
+            "ray_s3_over_ray_http": div(median(&summaries, "ray-fn-s3"), median(&summaries, "ray-fn")),
         });
         let peak = summaries.get("scheme-host").and_then(|s| s["peak_rss_mib"].as_f64());
         let mut target = |name: &str, value: Option<f64>, want: &str, threshold: f64| {
@@ -115,6 +118,10 @@ pub fn build(corpora: &[Corpus], results: &BTreeMap<&'static str, BTreeMap<&'sta
             target("wall / max(download, native unpack)", r["us_over_limit"].as_f64(), "<=", 1.5);
         }
         target("peak RSS MiB", peak, "<", 64.0);
+        if summaries.contains_key("scheme-host-s3") {
+            target("s3: speedup vs Ray's s3 path", r["s3_speedup_vs_ray_s3"].as_f64(), ">=", 3.0);
+            target("s3: peak RSS MiB", summaries["scheme-host-s3"]["peak_rss_mib"].as_f64(), "<", 64.0);
+        }
         if c.id == "T" {
             let overhead = summaries.get("scheme-host").and_then(|s| s["host_overhead_ms"]["median"].as_f64());
             target("host overhead ms (warm call)", overhead, "<", 20.0);
@@ -138,6 +145,31 @@ fn f(v: &Value, digits: usize) -> String {
         Some(x) => format!("{x:.digits$}"),
         None => "–".into(),
     }
+}
+
+/// Both `s3://` rows side by side per corpus, with the same corpus over `obs://` and Ray's
+/// http path for scale: what moving a package from one scheme to the other costs each side.
+fn s3_table(doc: &Value) -> String {
+    let mut s = String::from(
+        "\n### s3: scheme-host vs Ray's own s3 path\n\n| corpus | scheme-host s3 wall s | peak RSS MiB | Ray s3 wall s | peak RSS MiB (before call) | speedup | scheme-host s3 / obs | Ray s3 / http |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    let (Some(corpora), Some(ratios)) = (doc["corpora"].as_object(), doc["ratios"].as_object()) else { return s };
+    for (id, c) in corpora {
+        let (us, ray, r) = (&c["tools"]["scheme-host-s3"], &c["tools"]["ray-fn-s3"], &ratios[id]);
+        let _ = writeln!(
+            s,
+            "| {id} | {} | {} | {} | {} ({}) | {}x | {} | {} |",
+            f(&us["wall_s"]["median"], 3),
+            f(&us["peak_rss_mib"], 1),
+            f(&ray["wall_s"]["median"], 3),
+            f(&ray["peak_rss_mib"], 1),
+            f(&ray["rss_before_call_mib"], 0),
+            f(&r["s3_speedup_vs_ray_s3"], 2),
+            f(&r["s3_over_obs"], 2),
+            f(&r["ray_s3_over_ray_http"], 2)
+        );
+    }
+    s
 }
 
 pub fn markdown(doc: &Value) -> String {
@@ -181,13 +213,16 @@ pub fn markdown(doc: &Value) -> String {
                 f(&v["cpu_s_median"], 2)
             );
         }
-        for id in ["scheme-host", "scheme-host-1", "baseline-1"] {
+        for id in ["scheme-host", "scheme-host-s3", "scheme-host-1", "baseline-1"] {
             if let Some(o) = c["tools"][id].get("host_overhead_ms") {
                 let _ = writeln!(s, "\n`{id}` overhead beyond the plugin's own download + unpack time: {} ms median ({}–{}).", f(&o["median"], 1), f(&o["min"], 1), f(&o["max"], 1));
             }
         }
         if let Some(v) = c["tools"].get("ray-fn").or_else(|| c["tools"].get("ray-repro")) {
             let _ = writeln!(s, "\nRay's path: Python process RSS before the call {} MiB (interpreter and imports), so its growth is the peak minus that.", f(&v["rss_before_call_mib"], 0));
+        }
+        if let Some(v) = c["tools"].get("ray-fn-s3") {
+            let _ = writeln!(s, "\nRay's s3 path: RSS before the call {} MiB (with boto3 and smart_open imported).", f(&v["rss_before_call_mib"], 0));
         }
         s.push('\n');
     }
@@ -208,6 +243,9 @@ pub fn markdown(doc: &Value) -> String {
                 f(&r["us_over_limit"], 2)
             );
         }
+    }
+    if corpora.values().any(|c| !c["tools"]["scheme-host-s3"].is_null() || !c["tools"]["ray-fn-s3"].is_null()) {
+        s.push_str(&s3_table(doc));
     }
     if let Some(ratios) = doc["ratios"].as_object().filter(|r| r.values().any(|r| !r["one_instance_over_baseline"].is_null())) {
         s.push_str("\n### This build against the baseline (`--baseline`), one instance each\n\n| corpus | this / baseline | difference per file µs |\n|---|---|---|\n");
