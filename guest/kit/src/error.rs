@@ -46,6 +46,7 @@ impl Error {
     pub fn limit(m: impl Into<String>) -> Self { Self::new(ErrorKind::LimitExceeded, m) }
     pub fn integrity(m: impl Into<String>) -> Self { Self::new(ErrorKind::Integrity, m) }
     pub fn unsupported(m: impl Into<String>) -> Self { Self::new(ErrorKind::Unsupported, m) }
+    pub fn bad_credentials(m: impl Into<String>) -> Self { Self::new(ErrorKind::BadCredentials, m) }
     pub fn network(m: impl Into<String>) -> Self { Self::new(ErrorKind::Network, m) }
     pub fn internal(m: impl Into<String>) -> Self { Self::new(ErrorKind::Internal, m) }
 

@@ -3,14 +3,17 @@
 //! Pure logic (errors, limits, archive validation and extraction, retry policy, the
 //! download engine and the operations of a bucket-and-key store) compiles and is tested
 //! natively; only `http::wasi` touches WASI imports. A store plugin adds its URI rules,
-//! credentials, endpoint, signing and error codes ([`ops::Remote`]).
+//! credential sources, endpoint, signing and error codes ([`ops::Remote`]), and exports it
+//! all with [`plugin_bindings!`] and [`plugin_exports!`].
 
 pub mod archive;
 mod bindings;
+pub mod credentials;
 pub mod encode;
 pub mod endpoint;
 pub mod env;
 pub mod error;
+mod exports;
 pub mod http;
 pub mod ops;
 pub mod retry;

@@ -1,8 +1,9 @@
 use std::fs;
-use std::io::Write;
 
 use scheme_plugin_kit::http::testing::{FakeSleeper, FakeTransport, Reply};
 use scheme_plugin_kit::http::TransportErrorKind;
+use scheme_plugin_kit::ops::testing::{dirs, promises, tgz_bytes, zip_bytes, zip_of_one};
+use scheme_plugin_kit::test_call;
 
 use super::*;
 use crate::endpoint::Endpoint;
@@ -22,46 +23,8 @@ fn env() -> MapEnv {
         .at(httpdate::parse_http_date("Tue, 15 Oct 2024 07:20:09 GMT").unwrap())
 }
 
-fn zip_bytes() -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    w.add_directory("pkg/", o).unwrap();
-    w.start_file("pkg/main.py", o.unix_permissions(0o644)).unwrap();
-    w.write_all(b"print('hello')\n").unwrap();
-    w.start_file("pkg/run.sh", o.unix_permissions(0o755)).unwrap();
-    w.write_all(b"#!/bin/sh\necho hi\n").unwrap();
-    w.finish().unwrap().into_inner()
-}
-
-fn tgz_bytes() -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut b = tar::Builder::new(gz);
-    let data = b"x = 1\n";
-    let mut h = tar::Header::new_gnu();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append_data(&mut h, "pkg/a.py", &data[..]).unwrap();
-    b.into_inner().unwrap().finish().unwrap()
-}
-
 fn crc64(d: &[u8]) -> String {
     crc::Crc::<u64>::new(&crc::CRC_64_XZ).checksum(d).to_string()
-}
-
-struct Dirs {
-    _root: tempfile::TempDir,
-    target: std::path::PathBuf,
-    scratch: std::path::PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let root = tempfile::tempdir().unwrap();
-    let target = root.path().join("target");
-    let scratch = root.path().join("scratch");
-    fs::create_dir(&target).unwrap();
-    fs::create_dir(&scratch).unwrap();
-    Dirs { _root: root, target, scratch }
 }
 
 #[test]
@@ -73,7 +36,7 @@ fn zip_end_to_end_signed_path_style() {
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/my dir/pkg.zip").unwrap();
     let mut events = Vec::new();
-    let stats = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |p, done, total, entries| events.push((p, done, total, entries)) }, &uri, &d.target, &d.scratch).unwrap();
+    let stats = download_and_unpack(test_call!(&env(), &mut t, &mut |p, done, total, entries| events.push((p, done, total, entries))), &uri, &d.target, &d.scratch).unwrap();
 
     let req = &t.requests[0];
     assert_eq!(req.url(), "http://127.0.0.1:9000/ray-jobs/my%20dir/pkg.zip");
@@ -99,7 +62,7 @@ fn tar_gz_end_to_end_virtual_hosted() {
     let d = dirs();
     let e = env().var(s::OBS_ENDPOINT, "https://obs.cn-north-4.myhuaweicloud.com");
     let uri = ObsUri::parse("obs://ray-jobs/job.tgz").unwrap();
-    let stats = download_and_unpack(&mut Call { env: &e, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap();
+    let stats = download_and_unpack(test_call!(&e, &mut t), &uri, &d.target, &d.scratch).unwrap();
     assert_eq!(t.requests[0].url(), "https://ray-jobs.obs.cn-north-4.myhuaweicloud.com/job.tgz");
     assert_eq!(fs::read(d.target.join("pkg/a.py")).unwrap(), b"x = 1\n");
     assert_eq!(stats.download.verified, None);
@@ -107,18 +70,8 @@ fn tar_gz_end_to_end_virtual_hosted() {
 
 #[test]
 fn wheel_is_not_unpacked_but_downloads() {
-    let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/a-1.0-py3-none-any.whl").unwrap();
-    let mut t = FakeTransport::new(vec![]);
-    let e = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Unsupported);
-    assert!(t.requests.is_empty());
-
-    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"wheel bytes")]);
-    let file = d.scratch.join("a.whl");
-    let st = download_to_file(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &file).unwrap();
-    assert_eq!(fs::read(&file).unwrap(), b"wheel bytes");
-    assert_eq!((st.bytes_downloaded, st.object_size, st.retries), (11, 11, 0));
+    let st = promises::a_wheel_downloads_but_never_unpacks(&env(), |c, target, scratch| download_and_unpack(c, &uri, target, scratch), |c, file| download_to_file(c, &uri, file));
     assert_eq!(st.credential_source, Some(crate::credentials::Source::ObsEnv.describe()));
 }
 
@@ -128,7 +81,7 @@ fn store_errors_keep_code_and_request_id_and_never_reach_the_file() {
     let uri = ObsUri::parse("obs://ray-jobs/missing.zip").unwrap();
     let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><RequestId>RID42</RequestId></Error>";
     let mut t = FakeTransport::new(vec![Reply::ok(404, &[("Content-Type", "application/xml")], body)]);
-    let e = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
+    let e = download_and_unpack(test_call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!((e.kind, e.store_code.as_deref(), e.request_id.as_deref(), e.http_status), (ErrorKind::NotFound, Some("NoSuchKey"), Some("RID42"), Some(404)));
     assert!(e.message.contains("bucket ray-jobs, key missing.zip"), "{}", e.message);
     assert!(!e.message.contains(AK) && !e.message.contains(SK));
@@ -142,7 +95,7 @@ fn an_error_page_saved_as_the_object_is_not_unpacked_as_success() {
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"<html>Login required</html>")]);
-    let e = download_and_unpack(&mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
+    let e = download_and_unpack(test_call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
 }
 
@@ -193,17 +146,10 @@ fn endpoint_sources() {
 
 #[test]
 fn anonymous_access_denied_explains_itself() {
-    let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
     let e = MapEnv::new().var(s::OBS_ENDPOINT, "http://127.0.0.1:9000").var(s::OBS_METADATA_DISABLED, "1");
-    let mut t = FakeTransport::new(vec![Reply::ok(403, &[], b"<Error><Code>AccessDenied</Code><RequestId>R</RequestId></Error>")]);
-    let err = download_to_file(&mut Call { env: &e, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.scratch.join("o")).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::AccessDenied);
-    assert!(err.message.contains("anonymous") && err.message.contains("OBS_METADATA_DISABLED"), "{}", err.message);
-    assert!(t.requests[0].header("authorization").is_none());
-    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"public")]);
-    let st = download_to_file(&mut Call { env: &e, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.scratch.join("o")).unwrap();
-    assert_eq!(st.credential_source, None);
+    let refusal = Reply::ok(403, &[], b"<Error><Code>AccessDenied</Code><RequestId>R</RequestId></Error>");
+    promises::anonymous_refusals_say_why(&e, refusal, "OBS_METADATA_DISABLED", |c, file| download_to_file(c, &uri, file));
 }
 
 #[test]
@@ -214,18 +160,13 @@ fn declared_hosts() {
 #[test]
 fn secrets_echoed_into_an_archive_never_reach_the_error() {
     let token = "TOKENechoedBackByAHostileServer0001";
-    let body = {
-        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file(format!("../{AK}/{token}.py"), zip::write::SimpleFileOptions::default()).unwrap();
-        w.write_all(b"x").unwrap();
-        w.finish().unwrap().into_inner()
-    };
+    let body = zip_of_one(&format!("../{AK}/{token}.py"), b"x");
     let len = body.len().to_string();
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[("Content-Length", &len)], &body)]);
     let d = dirs();
     let uri = ObsUri::parse("obs://ray-jobs/pkg.zip").unwrap();
     let env = env().var(s::OBS_SECURITY_TOKEN, token);
-    let e = download_and_unpack(&mut Call { env: &env, transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }, &uri, &d.target, &d.scratch).unwrap_err();
+    let e = download_and_unpack(test_call!(&env, &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
     assert!(!e.message.contains(AK) && !e.message.contains(token), "{}", e.message);
     assert!(e.message.contains("(redacted)"), "{}", e.message);

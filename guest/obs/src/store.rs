@@ -1,5 +1,6 @@
 //! The OBS-specific parts of a download: signing, error documents, checksum headers.
 
+use scheme_plugin_kit::credentials::KeyMaterial;
 use scheme_plugin_kit::http::checksum::parse_crc64_decimal;
 use scheme_plugin_kit::http::{Headers, Request, Store};
 use scheme_plugin_kit::{Error, Result};

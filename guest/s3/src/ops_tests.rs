@@ -1,11 +1,13 @@
 use std::fs;
-use std::io::Write;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use scheme_plugin_kit::env::MapEnv;
 use scheme_plugin_kit::http::testing::{FakeSleeper, FakeTransport, Reply};
 use scheme_plugin_kit::http::TransportErrorKind;
+use scheme_plugin_kit::ops::testing::{dirs, promises, tgz_bytes, zip_bytes, zip_of_one};
+use scheme_plugin_kit::ops::OTHER_PARTS_TAIL_BYTES;
+use scheme_plugin_kit::test_call;
 use scheme_plugin_kit::time::parse_rfc3339;
 use scheme_plugin_kit::{ErrorKind, Limits};
 
@@ -25,56 +27,12 @@ fn env() -> MapEnv {
         .at(parse_rfc3339("2024-10-15T07:20:09Z").unwrap())
 }
 
-fn zip_bytes() -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let o = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    w.add_directory("pkg/", o).unwrap();
-    w.start_file("pkg/main.py", o.unix_permissions(0o644)).unwrap();
-    w.write_all(b"print('hello')\n").unwrap();
-    w.start_file("pkg/run.sh", o.unix_permissions(0o755)).unwrap();
-    w.write_all(b"#!/bin/sh\necho hi\n").unwrap();
-    w.finish().unwrap().into_inner()
-}
-
-fn tgz_bytes() -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut b = tar::Builder::new(gz);
-    let data = b"x = 1\n";
-    let mut h = tar::Header::new_gnu();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_cksum();
-    b.append_data(&mut h, "pkg/a.py", &data[..]).unwrap();
-    b.into_inner().unwrap().finish().unwrap()
-}
-
 fn b64_crc32(d: &[u8]) -> String {
     STANDARD.encode(crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(d).to_be_bytes())
 }
 
 fn b64_crc64nvme(d: &[u8]) -> String {
     STANDARD.encode(crc::Crc::<u64>::new(&crc::CRC_64_NVME).checksum(d).to_be_bytes())
-}
-
-struct Dirs {
-    _root: tempfile::TempDir,
-    target: std::path::PathBuf,
-    scratch: std::path::PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let root = tempfile::tempdir().unwrap();
-    let target = root.path().join("target");
-    let scratch = root.path().join("scratch");
-    fs::create_dir(&target).unwrap();
-    fs::create_dir(&scratch).unwrap();
-    Dirs { _root: root, target, scratch }
-}
-
-macro_rules! call {
-    ($env:expr, $t:expr) => {
-        &mut Call { env: $env, transport: $t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |_, _, _, _| {} }
-    };
 }
 
 #[test]
@@ -85,13 +43,7 @@ fn zip_end_to_end_signed_path_style() {
     let d = dirs();
     let uri = S3Uri::parse("s3://ray-jobs/my dir/pkg.zip").unwrap();
     let mut events = Vec::new();
-    let stats = download_and_unpack(
-        &mut Call { env: &env(), transport: &mut t, sleeper: &mut FakeSleeper::default(), limits: &Limits::default(), progress: &mut |p, done, total, entries| events.push((p, done, total, entries)) },
-        &uri,
-        &d.target,
-        &d.scratch,
-    )
-    .unwrap();
+    let stats = download_and_unpack(test_call!(&env(), &mut t, &mut |p, done, total, entries| events.push((p, done, total, entries))), &uri, &d.target, &d.scratch).unwrap();
 
     let req = &t.requests[0];
     assert_eq!(req.url(), "http://127.0.0.1:9000/ray-jobs/my%20dir/pkg.zip");
@@ -121,7 +73,7 @@ fn tar_gz_virtual_hosted_on_aws_with_a_session_token() {
     let d = dirs();
     let e = MapEnv::new().var(s::AWS_ACCESS_KEY_ID, AK).var(s::AWS_SECRET_ACCESS_KEY, SK).var(s::AWS_SESSION_TOKEN, TOKEN).var(s::AWS_REGION, "eu-west-1");
     let uri = S3Uri::parse("s3://ray-jobs/jobs/job.tgz").unwrap();
-    let stats = download_and_unpack(call!(&e, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    let stats = download_and_unpack(test_call!(&e, &mut t), &uri, &d.target, &d.scratch).unwrap();
     let req = &t.requests[0];
     assert_eq!(req.url(), "https://ray-jobs.s3.eu-west-1.amazonaws.com/jobs/job.tgz");
     assert_eq!(req.header("x-amz-security-token"), Some(TOKEN));
@@ -137,24 +89,15 @@ fn a_checksum_that_does_not_match_is_an_integrity_error() {
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[("x-amz-checksum-crc32", &wrong)], &body)]);
     let d = dirs();
     let uri = S3Uri::parse("s3://ray-jobs/job.tar.gz").unwrap();
-    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    let e = download_and_unpack(test_call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
     assert!(e.message.contains("crc32 mismatch"), "{}", e.message);
 }
 
 #[test]
 fn wheel_is_not_unpacked_but_downloads() {
-    let d = dirs();
     let uri = S3Uri::parse("s3://ray-jobs/a-1.0-py3-none-any.whl").unwrap();
-    let mut t = FakeTransport::new(vec![]);
-    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Unsupported);
-    assert!(t.requests.is_empty());
-    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"wheel bytes")]);
-    let file = d.scratch.join("a.whl");
-    let st = download_to_file(call!(&env(), &mut t), &uri, &file).unwrap();
-    assert_eq!(fs::read(&file).unwrap(), b"wheel bytes");
-    assert_eq!((st.bytes_downloaded, st.object_size, st.retries), (11, 11, 0));
+    promises::a_wheel_downloads_but_never_unpacks(&env(), |c, target, scratch| download_and_unpack(c, &uri, target, scratch), |c, file| download_to_file(c, &uri, file));
 }
 
 #[test]
@@ -163,7 +106,7 @@ fn store_errors_keep_code_and_request_id() {
     let uri = S3Uri::parse("s3://ray-jobs/missing.zip").unwrap();
     let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>missing.zip</Key></Error>";
     let mut t = FakeTransport::new(vec![Reply::ok(404, &[("x-amz-request-id", "TX9ZPQ"), ("x-amz-id-2", "h")], body)]);
-    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    let e = download_and_unpack(test_call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!((e.kind, e.store_code.as_deref(), e.request_id.as_deref(), e.http_status), (ErrorKind::NotFound, Some("NoSuchKey"), Some("TX9ZPQ"), Some(404)));
     assert!(e.message.contains("bucket ray-jobs, key missing.zip") && e.message.contains("TX9ZPQ"), "{}", e.message);
     assert!(!e.message.contains(AK) && !e.message.contains(SK));
@@ -180,7 +123,7 @@ fn a_bucket_in_another_region_is_retried_there_once() {
     // 301 with x-amz-bucket-region (a regional endpoint of the wrong region).
     let d = dirs();
     let mut t = FakeTransport::new(vec![Reply::ok(301, &[("x-amz-bucket-region", "eu-west-1")], moved), Reply::ok(200, &[], &body)]);
-    download_and_unpack(call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    download_and_unpack(test_call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap();
     assert_eq!(t.requests[0].url(), "https://ray-jobs.s3.amazonaws.com/job.tgz");
     assert_eq!(t.requests[1].url(), "https://ray-jobs.s3.eu-west-1.amazonaws.com/job.tgz");
     assert!(t.requests[1].header("authorization").unwrap().contains("/20241015/eu-west-1/s3/"));
@@ -189,13 +132,13 @@ fn a_bucket_in_another_region_is_retried_there_once() {
     let d = dirs();
     let malformed = b"<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting 'ap-south-1'</Message><Region>ap-south-1</Region></Error>";
     let mut t = FakeTransport::new(vec![Reply::ok(400, &[], malformed), Reply::ok(200, &[], &body)]);
-    download_and_unpack(call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    download_and_unpack(test_call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap();
     assert_eq!(t.requests[1].url(), "https://ray-jobs.s3.ap-south-1.amazonaws.com/job.tgz");
 
     // Once only: a second redirect is the error, with both regions in it.
     let d = dirs();
     let mut t = FakeTransport::new(vec![Reply::ok(301, &[("x-amz-bucket-region", "eu-west-1")], moved), Reply::ok(301, &[("x-amz-bucket-region", "eu-west-2")], moved)]);
-    let e = download_to_file(call!(&aws, &mut t), &uri, &d.scratch.join("o")).unwrap_err();
+    let e = download_to_file(test_call!(&aws, &mut t), &uri, &d.scratch.join("o")).unwrap_err();
     assert_eq!(t.requests.len(), 2);
     assert!(e.message.contains("in region eu-west-1, where S3 said") && e.message.contains("region eu-west-2"), "{}", e.message);
 
@@ -203,7 +146,7 @@ fn a_bucket_in_another_region_is_retried_there_once() {
     let d = dirs();
     let minio = env();
     let mut t = FakeTransport::new(vec![Reply::ok(400, &[("x-amz-bucket-region", "us-west-2")], b"<Error><Code>AuthorizationHeaderMalformed</Code></Error>"), Reply::ok(200, &[], &body)]);
-    download_and_unpack(call!(&minio, &mut t), &uri, &d.target, &d.scratch).unwrap();
+    download_and_unpack(test_call!(&minio, &mut t), &uri, &d.target, &d.scratch).unwrap();
     assert_eq!(t.requests[1].url(), t.requests[0].url());
     assert!(t.requests[1].header("authorization").unwrap().contains("/us-west-2/s3/"));
 
@@ -211,7 +154,7 @@ fn a_bucket_in_another_region_is_retried_there_once() {
     let d = dirs();
     fs::write(d.target.join("stray"), b"x").unwrap();
     let mut t = FakeTransport::new(vec![Reply::ok(301, &[("x-amz-bucket-region", "eu-west-1")], moved)]);
-    let e = download_and_unpack(call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    let e = download_and_unpack(test_call!(&aws, &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!((e.kind, t.requests.len()), (ErrorKind::Network, 1));
 }
 
@@ -229,17 +172,10 @@ fn transient_failures_are_retried_and_signed_afresh() {
 
 #[test]
 fn anonymous_access_denied_explains_itself() {
-    let d = dirs();
     let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
     let e = MapEnv::new().var(s::AWS_EC2_METADATA_DISABLED, "1");
-    let mut t = FakeTransport::new(vec![Reply::ok(403, &[("x-amz-request-id", "R")], b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")]);
-    let err = download_to_file(call!(&e, &mut t), &uri, &d.scratch.join("o")).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::AccessDenied);
-    assert!(err.message.contains("anonymous") && err.message.contains("AWS_EC2_METADATA_DISABLED"), "{}", err.message);
-    assert!(t.requests[0].header("authorization").is_none());
-    let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"public")]);
-    let st = download_to_file(call!(&e, &mut t), &uri, &d.scratch.join("o")).unwrap();
-    assert_eq!(st.credential_source, None);
+    let refusal = Reply::ok(403, &[("x-amz-request-id", "R")], b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
+    promises::anonymous_refusals_say_why(&e, refusal, "AWS_EC2_METADATA_DISABLED", |c, file| download_to_file(c, &uri, file));
 }
 
 #[test]
@@ -248,7 +184,7 @@ fn an_unsupported_profile_stops_before_any_request() {
     let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
     let e = MapEnv::new().file(CONFIG_FILE_ID, "[default]\nrole_arn = arn:aws:iam::123456789012:role/ray\nsource_profile = base\n");
     let mut t = FakeTransport::new(vec![]);
-    let err = download_and_unpack(call!(&e, &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    let err = download_and_unpack(test_call!(&e, &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unsupported);
     assert!(err.message.contains("role_arn"), "{}", err.message);
     assert!(t.requests.is_empty());
@@ -260,28 +196,24 @@ fn a_small_package_is_not_split_between_parts() {
     let len = body.len();
     let d = dirs();
     let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
-    let last = [body[len - 1]];
-    let range = format!("bytes {}-{}/{len}", len - 1, len - 1);
-    let mut t = FakeTransport::new(vec![Reply::ok(206, &[("Content-Range", &range), ("ETag", "\"v1\"")], &last)]);
-    let o = download_and_unpack_part(call!(&env(), &mut t), &uri, &d.target, &d.scratch, Part { index: 1, count: 2 }).unwrap();
+    // The tail a part other than 0 asks for holds the whole small object.
+    let range = format!("bytes 0-{}/{len}", len - 1);
+    let mut t = FakeTransport::new(vec![Reply::ok(206, &[("Content-Range", &range), ("ETag", "\"v1\"")], &body)]);
+    let o = download_and_unpack_part(test_call!(&env(), &mut t), &uri, &d.target, &d.scratch, Part { index: 1, count: 2 }).unwrap();
     assert!(!o.split);
     assert_eq!(o.object_version.as_deref(), Some("\"v1\""));
-    assert_eq!(t.requests[0].header("range"), Some("bytes=-1"));
+    assert_eq!(t.requests.len(), 1);
+    assert_eq!(t.requests[0].header("range").map(str::to_string), Some(format!("bytes=-{OTHER_PARTS_TAIL_BYTES}")));
     assert!(fs::read_dir(&d.target).unwrap().next().is_none());
 }
 
 #[test]
 fn secrets_echoed_into_an_archive_never_reach_the_error() {
-    let body = {
-        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file(format!("../{AK}/{}.py", TOKEN.replace('/', "_")), zip::write::SimpleFileOptions::default()).unwrap();
-        w.write_all(b"x").unwrap();
-        w.finish().unwrap().into_inner()
-    };
+    let body = zip_of_one(&format!("../{AK}/{}.py", TOKEN.replace('/', "_")), b"x");
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[], &body)]);
     let d = dirs();
     let uri = S3Uri::parse("s3://ray-jobs/pkg.zip").unwrap();
-    let e = download_and_unpack(call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
+    let e = download_and_unpack(test_call!(&env(), &mut t), &uri, &d.target, &d.scratch).unwrap_err();
     assert_eq!(e.kind, ErrorKind::UnsafeArchive, "{e}");
     assert!(!e.message.contains(AK) && e.message.contains("(redacted)"), "{}", e.message);
 }

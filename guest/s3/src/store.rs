@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 
+use scheme_plugin_kit::credentials::KeyMaterial;
 use scheme_plugin_kit::env::Env;
 use scheme_plugin_kit::http::checksum::{md5_from_etag, parse_base64_digest, Expected};
 use scheme_plugin_kit::http::{Headers, Request, Store};

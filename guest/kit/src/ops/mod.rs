@@ -5,6 +5,9 @@
 
 mod call;
 mod object;
+/// Scaffolding for plugins' native tests of whole operations; kept out of plugins.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod zipfetch;
 
 use std::fs::{self, File};

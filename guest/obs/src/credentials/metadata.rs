@@ -2,19 +2,18 @@
 
 use std::time::{Duration, SystemTime};
 
-use scheme_plugin_kit::http::{fetch_small, Method, Request, Scheme, Timeouts, Transport};
+use scheme_plugin_kit::credentials::metadata;
+pub use scheme_plugin_kit::credentials::metadata::{Unavailable, HOST as METADATA_HOST};
+use scheme_plugin_kit::http::{Method, Request, Scheme, Timeouts, Transport};
 /// Expiry times are RFC 3339 (the kit's parser, shared with other metadata services).
 pub use scheme_plugin_kit::time::parse_rfc3339;
 use serde::Deserialize;
 
 use super::{Credentials, Source};
 
-pub const METADATA_HOST: &str = "169.254.169.254";
 const TOKEN_PATH: &str = "/meta-data/latest/api/token";
 const SECURITY_KEY_PATH: &str = "/openstack/latest/securitykey";
 const TOKEN_TTL_SECONDS: &str = "21600";
-/// Metadata answers are tiny; anything bigger is not the metadata service.
-const MAX_ANSWER: usize = 64 << 10;
 
 /// Off Huawei Cloud the address does not answer at all: keep the wait short, since this
 /// is the last source before anonymous access.
@@ -35,25 +34,9 @@ struct Credential {
     expires_at: Option<String>,
 }
 
-/// Why the metadata service gave nothing. None of these is fatal: the caller falls back
-/// to anonymous access and mentions the reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unavailable {
-    /// No answer (not on ECS, or the host does not allow the address).
-    Unreachable(String),
-    /// It answered, but not with credentials (no agency bound to the instance, ...).
-    Refused(u16),
-    Malformed(&'static str),
-}
-
-impl std::fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unavailable::Unreachable(e) => write!(f, "ECS metadata service not reachable ({e})"),
-            Unavailable::Refused(s) => write!(f, "ECS metadata service answered HTTP {s} (is an agency bound to this instance?)"),
-            Unavailable::Malformed(why) => write!(f, "ECS metadata service answer unusable: {why}"),
-        }
-    }
+/// Why the service gave nothing, for the anonymous-access message.
+pub fn describe(why: &Unavailable) -> String {
+    why.describe("ECS metadata service", |s| format!("ECS metadata service answered HTTP {s} (is an agency bound to this instance?)"))
 }
 
 fn request(method: Method, path: &str) -> Request {
@@ -67,31 +50,13 @@ pub fn fetch<T: Transport>(t: &mut T, now: SystemTime) -> Result<Credentials, Un
     let mut put = request(Method::Put, TOKEN_PATH);
     put.set_header("X-Securitykey-Token-Ttl-Seconds", TOKEN_TTL_SECONDS);
     put.set_header("Content-Length", "0");
-    let token = match fetch_small(t, &put, &to, MAX_ANSWER) {
-        Ok(r) if r.head.status == 200 && !r.truncated => {
-            let tok = String::from_utf8(r.body).map_err(|_| Unavailable::Malformed("token is not text"))?;
-            let tok = tok.trim().to_string();
-            if tok.is_empty() || tok.bytes().any(|b| !b.is_ascii_graphic()) {
-                return Err(Unavailable::Malformed("token is empty or not printable"));
-            }
-            Some(tok)
-        }
-        Ok(r) if matches!(r.head.status, 404 | 405) => None,
-        Ok(r) => return Err(Unavailable::Refused(r.head.status)),
-        Err(e) => return Err(Unavailable::Unreachable(e.to_string())),
-    };
+    let token = metadata::session_token(t, &put, &to, |failed| matches!(failed, Ok(404 | 405)))?;
     let mut get = request(Method::Get, SECURITY_KEY_PATH);
     if let Some(tok) = token {
         get.set_header("X-Securitykey-Token", tok);
     }
-    let r = fetch_small(t, &get, &to, MAX_ANSWER).map_err(|e| Unavailable::Unreachable(e.to_string()))?;
-    if r.head.status != 200 {
-        return Err(Unavailable::Refused(r.head.status));
-    }
-    if r.truncated {
-        return Err(Unavailable::Malformed("answer too large"));
-    }
-    parse_answer(&r.body, now)
+    let body = metadata::answer(t, &get, &to)?;
+    parse_answer(&body, now)
 }
 
 pub fn parse_answer(body: &[u8], now: SystemTime) -> Result<Credentials, Unavailable> {
@@ -102,13 +67,7 @@ pub fn parse_answer(body: &[u8], now: SystemTime) -> Result<Credentials, Unavail
     if access.is_empty() || secret.is_empty() {
         return Err(Unavailable::Malformed("empty access or secret key"));
     }
-    let expires_at = match c.expires_at.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Some(parse_rfc3339(s).ok_or(Unavailable::Malformed("expires_at is not a timestamp"))?),
-        None => None,
-    };
-    if expires_at.is_some_and(|e| e <= now) {
-        return Err(Unavailable::Malformed("the credentials have already expired"));
-    }
+    let expires_at = metadata::expiry(c.expires_at.as_deref(), now, "expires_at is not a timestamp")?;
     Ok(Credentials {
         access_key: access,
         secret_key: secret,
@@ -165,7 +124,7 @@ mod tests {
         assert_eq!(fetch(&mut t, now()), Err(Unavailable::Refused(500)));
         let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(200, &[], b"{\"credential\":{\"access\":\"TMPSECRETLEAK\"}}")]);
         let e = fetch(&mut t, now()).unwrap_err();
-        assert!(!e.to_string().contains("TMPSECRETLEAK"), "{e}");
+        assert!(!describe(&e).contains("TMPSECRETLEAK"), "{e:?}");
         let expired = ANSWER.replace("2024-10-15T09", "2024-10-15T05");
         assert!(matches!(parse_answer(expired.as_bytes(), now()), Err(Unavailable::Malformed(_))));
         let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"bad token\x01")]);

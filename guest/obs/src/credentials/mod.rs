@@ -14,11 +14,11 @@
 pub mod files;
 pub mod metadata;
 
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+use scheme_plugin_kit::credentials::{key_pair, redacted_debug, KeyMaterial, MetadataCache};
 use scheme_plugin_kit::http::Transport;
-use scheme_plugin_kit::{Error, ErrorKind, Result};
+use scheme_plugin_kit::{Error, Result};
 
 use crate::env::Env;
 use crate::settings::{self as s, var};
@@ -26,10 +26,6 @@ use crate::settings::{self as s, var};
 /// Config-file ids declared in `info()`; the host maps them to paths.
 pub const OBSUTIL_CONFIG_ID: &str = "obsutil";
 pub const HUAWEICLOUD_CREDENTIALS_ID: &str = "huaweicloud";
-
-/// Temporary credentials are refreshed this long before they expire, so a signature made
-/// now is still valid when a slow request reaches the store.
-const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -63,41 +59,24 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("source", &self.source)
-            .field("token", &self.security_token.is_some())
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
+        redacted_debug(f, &self.source, self.security_token.is_some(), self.expires_at)
     }
 }
 
-impl Credentials {
-    fn fresh(&self, now: SystemTime) -> bool {
-        self.expires_at.is_none_or(|e| e > now + REFRESH_MARGIN)
+impl KeyMaterial for Credentials {
+    fn secrets(&self) -> Vec<&str> {
+        [Some(self.access_key.as_str()), Some(self.secret_key.as_str()), self.security_token.as_deref()].into_iter().flatten().collect()
     }
 
-    /// Strings no message may contain.
-    pub fn secrets(&self) -> Vec<&str> {
-        let mut v = vec![self.access_key.as_str(), self.secret_key.as_str()];
-        if let Some(t) = &self.security_token {
-            v.push(t);
-        }
-        v
+    fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
     }
-}
-
-fn bad(m: String) -> Error {
-    Error::new(ErrorKind::BadCredentials, m)
 }
 
 /// A key pair from two named values; one without the other is a configuration error.
 fn pair(ak: Option<String>, sk: Option<String>, token: Option<String>, source: Source, ak_name: &str, sk_name: &str) -> Result<Option<Credentials>> {
-    match (ak, sk) {
-        (Some(access_key), Some(secret_key)) => Ok(Some(Credentials { access_key, secret_key, security_token: token, expires_at: None, source })),
-        (None, None) => Ok(None),
-        (Some(_), None) => Err(bad(format!("{ak_name} is set but {sk_name} is not ({})", source.describe()))),
-        (None, Some(_)) => Err(bad(format!("{sk_name} is set but {ak_name} is not ({})", source.describe()))),
-    }
+    let keys = key_pair(ak, sk, ak_name, sk_name, source.describe())?;
+    Ok(keys.map(|(access_key, secret_key)| Credentials { access_key, secret_key, security_token: token, expires_at: None, source }))
 }
 
 /// Sources 1-4: no network. `Ok(None)` means "try the metadata service next".
@@ -118,7 +97,7 @@ pub fn from_static_sources(env: &dyn Env) -> Result<Option<Credentials>> {
             .map(|(k, _)| k)
             .collect();
         if !encrypted.is_empty() {
-            return Err(bad(format!(
+            return Err(Error::bad_credentials(format!(
                 "the obsutil config holds {} encrypted by obsutil, which only obsutil itself can read; \
                  set OBS_ACCESS_KEY_ID/OBS_SECRET_ACCESS_KEY or put plaintext values in a separate file named by OBS_CONFIG_FILE",
                 encrypted.join(" and ")
@@ -138,39 +117,20 @@ pub fn from_static_sources(env: &dyn Env) -> Result<Option<Credentials>> {
 }
 
 /// The outcome of the whole chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolved {
-    pub credentials: Option<Credentials>,
-    /// Why the metadata service gave nothing, for the anonymous-access message.
-    pub metadata_note: Option<String>,
-}
+pub type Resolved = scheme_plugin_kit::credentials::Resolved<Credentials>;
 
 /// Metadata credentials live as long as the plugin instance (one host call); a call that
 /// runs past their refresh point fetches new ones.
-static METADATA_CACHE: Mutex<Option<Credentials>> = Mutex::new(None);
+static METADATA_CACHE: MetadataCache<Credentials> = MetadataCache::new();
 
 pub fn resolve<T: Transport>(env: &dyn Env, transport: &mut T) -> Result<Resolved> {
     if let Some(c) = from_static_sources(env)? {
-        return Ok(Resolved { credentials: Some(c), metadata_note: None });
+        return Ok(Resolved::found(c));
     }
     if s::flag(env, s::OBS_METADATA_DISABLED)? {
-        return Ok(Resolved { credentials: None, metadata_note: Some("ECS metadata disabled by OBS_METADATA_DISABLED".into()) });
+        return Ok(Resolved::anonymous("ECS metadata disabled by OBS_METADATA_DISABLED"));
     }
-    let now = env.now();
-    let mut cache = METADATA_CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(c) = cache.as_ref().filter(|c| c.fresh(now)) {
-        return Ok(Resolved { credentials: Some(c.clone()), metadata_note: None });
-    }
-    match metadata::fetch(transport, now) {
-        Ok(c) => {
-            *cache = Some(c.clone());
-            Ok(Resolved { credentials: Some(c), metadata_note: None })
-        }
-        Err(why) => {
-            *cache = None;
-            Ok(Resolved { credentials: None, metadata_note: Some(why.to_string()) })
-        }
-    }
+    Ok(METADATA_CACHE.get_or_fetch(env.now(), |now| metadata::fetch(transport, now).map_err(|why| metadata::describe(&why))))
 }
 
 /// Every secret this call may have sent, found without any I/O: the static sources and the
@@ -182,15 +142,8 @@ pub fn known_secrets(env: &dyn Env) -> Vec<String> {
     if let Ok(Some(c)) = from_static_sources(env) {
         found.extend(c.secrets().into_iter().map(String::from));
     }
-    if let Some(c) = METADATA_CACHE.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        found.extend(c.secrets().into_iter().map(String::from));
-    }
+    found.extend(METADATA_CACHE.secrets());
     found
-}
-
-#[cfg(test)]
-pub(crate) fn clear_metadata_cache() {
-    *METADATA_CACHE.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
 #[cfg(test)]

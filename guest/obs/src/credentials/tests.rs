@@ -4,6 +4,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use scheme_plugin_kit::http::testing::{FakeTransport, Reply};
 use scheme_plugin_kit::http::TransportErrorKind;
+use scheme_plugin_kit::ErrorKind;
 
 const OBSUTIL: &str = "endpoint=https://obs.cn-north-4.myhuaweicloud.com\nak=AKUTIL00000000000001\nsk=SKutil\ntoken=TOKUTIL\n";
 const SDKFILE: &str = "[basic]\nak = AKFILE00000000000001\nsk = SKfile\n";
@@ -96,8 +97,7 @@ fn encrypted_obsutil_values_are_reported_never_used() {
 
 #[test]
 fn metadata_is_last_and_cached() {
-    let _guard = crate::test_lock();
-    clear_metadata_cache();
+    let _cache = METADATA_CACHE.isolated();
     let env = MapEnv::new();
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(200, &[], METADATA_ANSWER.as_bytes())]);
     let r = resolve(&env, &mut t).unwrap();
@@ -107,13 +107,11 @@ fn metadata_is_last_and_cached() {
     let r = resolve(&env, &mut t).unwrap();
     assert_eq!(r.credentials.unwrap().access_key, "AKMETA");
     assert_eq!(t.requests.len(), 2);
-    clear_metadata_cache();
 }
 
 #[test]
 fn metadata_near_expiry_is_refetched() {
-    let _guard = crate::test_lock();
-    clear_metadata_cache();
+    let _cache = METADATA_CACHE.isolated();
     let soon = METADATA_ANSWER.replace("2099-01-01T00:00:00Z", "2030-01-01T00:02:00Z");
     let at = metadata::parse_rfc3339("2030-01-01T00:00:00Z").unwrap();
     let env = MapEnv::new().at(at);
@@ -126,13 +124,11 @@ fn metadata_near_expiry_is_refetched() {
     resolve(&env, &mut t).unwrap();
     resolve(&env, &mut t).unwrap();
     assert_eq!(t.requests.len(), 4, "credentials 2 minutes from expiry must be refreshed");
-    clear_metadata_cache();
 }
 
 #[test]
 fn no_metadata_means_anonymous_with_a_reason() {
-    let _guard = crate::test_lock();
-    clear_metadata_cache();
+    let _cache = METADATA_CACHE.isolated();
     let mut t = FakeTransport::new(vec![Reply::fail(TransportErrorKind::Timeout)]);
     let r = resolve(&MapEnv::new(), &mut t).unwrap();
     assert_eq!(r.credentials, None);

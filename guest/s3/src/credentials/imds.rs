@@ -4,18 +4,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use scheme_plugin_kit::http::{fetch_small, Method, Request, Scheme, Timeouts, Transport, TransportErrorKind};
-use scheme_plugin_kit::time::parse_rfc3339;
+use scheme_plugin_kit::credentials::metadata;
+pub use scheme_plugin_kit::credentials::metadata::{Unavailable, HOST as METADATA_HOST};
+use scheme_plugin_kit::http::{Method, Request, Scheme, Timeouts, Transport, TransportErrorKind};
 use serde::Deserialize;
 
 use super::{Credentials, Source};
 
-pub const METADATA_HOST: &str = "169.254.169.254";
 const TOKEN_PATH: &str = "/latest/api/token";
 const ROLE_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 const TOKEN_TTL_SECONDS: &str = "21600";
-/// Metadata answers are tiny; anything bigger is not the metadata service.
-const MAX_ANSWER: usize = 64 << 10;
 
 /// Off EC2 the address does not answer at all: keep the wait short (botocore waits 1 s),
 /// since this is the last source before anonymous access.
@@ -33,26 +31,12 @@ struct Answer {
     expiration: Option<String>,
 }
 
-/// Why the metadata service gave nothing. None of these is fatal: the caller falls back
-/// to anonymous access and mentions the reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unavailable {
-    /// No answer (not on EC2, or the host does not allow the address).
-    Unreachable(String),
-    /// It answered, but not with credentials (no instance profile, ...).
-    Refused(u16),
-    Malformed(&'static str),
-}
-
-impl std::fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unavailable::Unreachable(e) => write!(f, "EC2 instance metadata not reachable ({e})"),
-            Unavailable::Refused(404) => write!(f, "EC2 instance metadata has no role credentials (is an instance profile attached?)"),
-            Unavailable::Refused(s) => write!(f, "EC2 instance metadata answered HTTP {s}"),
-            Unavailable::Malformed(why) => write!(f, "EC2 instance metadata answer unusable: {why}"),
-        }
-    }
+/// Why the service gave nothing, for the anonymous-access message.
+pub fn describe(why: &Unavailable) -> String {
+    why.describe("EC2 instance metadata", |status| match status {
+        404 => "EC2 instance metadata has no role credentials (is an instance profile attached?)".to_string(),
+        s => format!("EC2 instance metadata answered HTTP {s}"),
+    })
 }
 
 fn get(t: &mut impl Transport, path: &str, token: Option<&str>) -> Result<Vec<u8>, Unavailable> {
@@ -60,12 +44,7 @@ fn get(t: &mut impl Transport, path: &str, token: Option<&str>) -> Result<Vec<u8
     if let Some(tok) = token {
         req.set_header("X-aws-ec2-metadata-token", tok);
     }
-    let r = fetch_small(t, &req, &timeouts(), MAX_ANSWER).map_err(|e| Unavailable::Unreachable(e.to_string()))?;
-    match (r.head.status, r.truncated) {
-        (200, false) => Ok(r.body),
-        (200, true) => Err(Unavailable::Malformed("answer too large")),
-        (status, _) => Err(Unavailable::Refused(status)),
-    }
+    metadata::answer(t, &req, &timeouts())
 }
 
 /// The session token, or `None` for IMDSv1.
@@ -73,21 +52,9 @@ fn session_token(t: &mut impl Transport) -> Result<Option<String>, Unavailable> 
     let mut put = Request::new(Method::Put, Scheme::Http, METADATA_HOST, TOKEN_PATH);
     put.set_header("X-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS);
     put.set_header("Content-Length", "0");
-    match fetch_small(t, &put, &timeouts(), MAX_ANSWER) {
-        Ok(r) if r.head.status == 200 && !r.truncated => {
-            let tok = String::from_utf8(r.body).map_err(|_| Unavailable::Malformed("token is not text"))?;
-            let tok = tok.trim().to_string();
-            if tok.is_empty() || tok.bytes().any(|b| !b.is_ascii_graphic()) {
-                return Err(Unavailable::Malformed("token is empty or not printable"));
-            }
-            Ok(Some(tok))
-        }
-        Ok(r) if (403..=405).contains(&r.head.status) => Ok(None),
-        Ok(r) => Err(Unavailable::Refused(r.head.status)),
-        // The PUT's answer is dropped on the way back when the hop limit is too low.
-        Err(e) if e.kind == TransportErrorKind::Timeout => Ok(None),
-        Err(e) => Err(Unavailable::Unreachable(e.to_string())),
-    }
+    // After a 403, 404 or 405 to the PUT botocore goes on without a token, and so do we; the
+    // PUT's answer is dropped on the way back when the hop limit is too low.
+    metadata::session_token(t, &put, &timeouts(), |failed| matches!(failed, Ok(403..=405) | Err(TransportErrorKind::Timeout)))
 }
 
 /// The role's name, then its credentials.
@@ -114,13 +81,7 @@ pub fn parse_answer(body: &[u8], now: SystemTime) -> Result<Credentials, Unavail
         (Some(a), Some(s)) if !a.trim().is_empty() && !s.trim().is_empty() => (a.trim().to_string(), s.trim().to_string()),
         _ => return Err(Unavailable::Malformed("no access key or secret key")),
     };
-    let expires_at = match a.expiration.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Some(parse_rfc3339(s).ok_or(Unavailable::Malformed("Expiration is not a timestamp"))?),
-        None => None,
-    };
-    if expires_at.is_some_and(|e| e <= now) {
-        return Err(Unavailable::Malformed("the credentials have already expired"));
-    }
+    let expires_at = metadata::expiry(a.expiration.as_deref(), now, "Expiration is not a timestamp")?;
     Ok(Credentials {
         access_key: access,
         secret_key: secret,
@@ -134,6 +95,7 @@ pub fn parse_answer(body: &[u8], now: SystemTime) -> Result<Credentials, Unavail
 mod tests {
     use super::*;
     use scheme_plugin_kit::http::testing::{FakeTransport, Reply};
+    use scheme_plugin_kit::time::parse_rfc3339;
 
     const ANSWER: &str = r#"{"Code":"Success","LastUpdated":"2024-10-15T07:00:00Z","Type":"AWS-HMAC","AccessKeyId":"ASIATEMP0000000001","SecretAccessKey":"TMPSECRET","Token":"TMPTOKEN","Expiration":"2024-10-15T13:20:09Z"}"#;
 
@@ -178,7 +140,7 @@ mod tests {
         let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(404, &[], b"")]);
         let e = fetch(&mut t, now()).unwrap_err();
         assert_eq!(e, Unavailable::Refused(404));
-        assert!(e.to_string().contains("instance profile"));
+        assert!(describe(&e).contains("instance profile"));
         let mut t = FakeTransport::new(vec![Reply::ok(400, &[], b"")]);
         assert_eq!(fetch(&mut t, now()), Err(Unavailable::Refused(400)));
         let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(200, &[], b"../../etc")]);
@@ -187,7 +149,7 @@ mod tests {
         let leak = r#"{"AccessKeyId":"TMPSECRETLEAK"}"#;
         let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(200, &[], b"r"), Reply::ok(200, &[], leak.as_bytes())]);
         let e = fetch(&mut t, now()).unwrap_err();
-        assert!(!e.to_string().contains("TMPSECRETLEAK"), "{e}");
+        assert!(!describe(&e).contains("TMPSECRETLEAK"), "{e:?}");
         assert!(matches!(parse_answer(ANSWER.replace("Success", "Failed").as_bytes(), now()), Err(Unavailable::Malformed(_))));
         let expired = ANSWER.replace("2024-10-15T13", "2024-10-15T05");
         assert!(matches!(parse_answer(expired.as_bytes(), now()), Err(Unavailable::Malformed(_))));

@@ -93,8 +93,7 @@ fn sources_we_do_not_implement_stop_the_call() {
 
 #[test]
 fn metadata_is_last_and_cached() {
-    let _guard = crate::test_lock();
-    clear_metadata_cache();
+    let _cache = METADATA_CACHE.isolated();
     let env = MapEnv::new();
     let mut t = FakeTransport::new(vec![Reply::ok(200, &[], b"tok"), Reply::ok(200, &[], b"role"), Reply::ok(200, &[], IMDS_ANSWER.as_bytes())]);
     let r = resolve(&env, &Profile::default(), &mut t).unwrap();
@@ -103,13 +102,11 @@ fn metadata_is_last_and_cached() {
     assert_eq!(r.credentials.unwrap().access_key, "ASIAMETA");
     assert_eq!(t.requests.len(), 3, "the second resolution is served from the cache");
     assert!(known_secrets(&env).contains(&"TOKMETA".to_string()));
-    clear_metadata_cache();
 }
 
 #[test]
 fn no_metadata_means_anonymous_with_a_reason() {
-    let _guard = crate::test_lock();
-    clear_metadata_cache();
+    let _cache = METADATA_CACHE.isolated();
     let mut t = FakeTransport::new(vec![Reply::fail(TransportErrorKind::Connect)]);
     let r = resolve(&MapEnv::new(), &Profile::default(), &mut t).unwrap();
     assert_eq!(r.credentials, None);
