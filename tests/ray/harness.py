@@ -103,6 +103,21 @@ class Node:
         found.discard(os.getpid())
         return sorted(found)
 
+    def runs(self, pid: int) -> bool:
+        """Whether `pid` is this node's `ray start` or one of its descendants (raylet,
+        agents, workers), whatever its command line or process group."""
+        while pid > 1:
+            if pid == self.proc.pid:
+                return True
+            try:
+                with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                    stat = f.read()
+            except OSError:
+                return False
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            pid = int(stat.rsplit(")", 1)[1].split()[1])
+        return False
+
     def stop(self, grace_s: float = 15) -> None:
         if self.proc.poll() is None:
             # `ray start --block` shuts its node down cleanly on SIGTERM.
@@ -131,7 +146,7 @@ class Cluster:
     dashboard_url: str = ""
     nodes: List[Node] = field(default_factory=list)
 
-    def _start(self, name: str, args: List[str], env: Dict[str, str], resources: Dict[str, float]) -> Node:
+    def _start(self, name: str, args: List[str], env: Dict[str, str], resources: Dict[str, float], ip: str = "127.0.0.1") -> Node:
         temp_dir = self.root / name
         temp_dir.mkdir(parents=True, exist_ok=True)
         first_worker = free_port_block(WORKER_PORTS)
@@ -139,7 +154,7 @@ class Cluster:
             RAY,
             "start",
             "--block",
-            "--node-ip-address=127.0.0.1",
+            f"--node-ip-address={ip}",
             f"--temp-dir={temp_dir}",
             "--num-cpus=2",
             "--object-store-memory=100000000",
@@ -182,7 +197,19 @@ class Cluster:
         return node
 
     def start_worker(self, name: str, resources: Dict[str, float], env: Optional[Dict[str, str]] = None) -> Node:
-        return self._start(name, [f"--address={self.gcs_address}"], env or self.env, resources)
+        # Each worker gets its own loopback address, as each machine of a real cluster has
+        # its own IP (Ray replaces 127.0.0.1 with the machine's address). A driver attaches
+        # to a raylet of its own IP: on releases whose workers share the head's temp dir (up
+        # to 2.54) a shared IP would let the job's driver attach to a worker's raylet.
+        return self._start(name, [f"--address={self.gcs_address}"], env or self.env, resources, ip=f"127.0.0.{len(self.nodes) + 1}")
+
+    def temp_dir_of(self, node: Node) -> Path:
+        """Where `node`'s Ray keeps its session: its own --temp-dir, or the head's on the
+        releases that ignore a worker's --temp-dir (up to 2.54: "temp_dir is only
+        configurable from a head node"), told apart by where the session is."""
+        if any(node.temp_dir.glob("session_*")):
+            return node.temp_dir
+        return self.nodes[0].temp_dir
 
     def alive_nodes(self) -> List[dict]:
         reply = http_json(f"{self.dashboard_url}/api/v0/nodes?limit=100&detail=1")

@@ -30,6 +30,10 @@ PLUGINS_ENV_VALUE = (
     '{"class":"ray_scheme_host.runtime_env_plugin.SchemePyModulesPlugin"}]'
 )
 JOB_TIMEOUT_S = 240
+# Ends each line of the host call log: the pid of the process that ran scheme-host.
+CALLER_TAG = "caller="
+# How long a node's runtime_env agent may take to start and record itself.
+AGENT_RECORD_TIMEOUT_S = 120
 # Ray's own directory name for a remote package, asked of the installed release.
 RAYS_PACKAGE_DIR = (
     "import sys\n"
@@ -54,14 +58,20 @@ class Stack:
     def uri(self, key: str) -> str:
         return self.uris[key]
 
-    def host_calls(self, uri: str, under: Optional[str] = None) -> List[List[str]]:
-        """scheme-host invocations for `uri` (optionally whose destination contains `under`)."""
+    def host_calls(self, uri: str, under: Optional[str] = None, node: Optional[harness.Node] = None) -> List[List[str]]:
+        """scheme-host invocations for `uri` (optionally whose destination contains `under`,
+        or made by a process of `node`: nodes of Ray releases up to 2.54 share the head's
+        temp dir, so a path does not tell them apart)."""
         calls = []
         if self.host_log.exists():
             for line in self.host_log.read_text().splitlines():
                 argv = line.split(" ")
-                if uri in argv and (under is None or any(under in a for a in argv)):
-                    calls.append(argv)
+                caller = int(argv.pop()[len(CALLER_TAG):]) if argv and argv[-1].startswith(CALLER_TAG) else None
+                if uri not in argv or (under is not None and not any(under in a for a in argv)):
+                    continue
+                if node is not None and not (caller is not None and node.runs(caller)):
+                    continue
+                calls.append(argv)
         return calls
 
     def client(self):
@@ -131,12 +141,32 @@ def install_package() -> str:
 
 def counting_wrapper(root: Path, real: str, log: Path) -> Path:
     """scheme-host behind a one-line logger: the tests see every real invocation, which is
-    how they prove that a second job reused the package instead of fetching it again."""
+    how they prove that a second job reused the package instead of fetching it again. Each
+    line ends with the caller's pid (a runtime_env agent), which tells the nodes apart."""
     path = root / "bin" / "scheme-host"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    path.write_text(f'#!/bin/sh\nprintf "%s {CALLER_TAG}%s\\n" "$*" "$PPID" >> "{log}"\nexec "{real}" "$@"\n')
     path.chmod(0o755)
     return path
+
+
+def wait_for_agent_records(gcs_address: str, nodes: List[harness.Node]) -> None:
+    """Blocks until every node's runtime_env agent has recorded both ways in. An agent starts
+    seconds after its node joins (on a busy machine longer than the grace period the tests
+    give a new node), and no test should meet a half-started node."""
+    from ray._raylet import GcsClient
+    from ray_scheme_host import node_records
+
+    client = GcsClient(address=gcs_address)
+    wanted = {node_records.key(n.node_id, path) for n in nodes for path in (node_records.PLUGIN, node_records.SHIM)}
+    deadline = time.monotonic() + AGENT_RECORD_TIMEOUT_S
+    found = set()
+    while time.monotonic() < deadline:
+        found = set(client.internal_kv_keys(b"node:", node_records.NAMESPACE, timeout=10))
+        if wanted <= found:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"runtime_env agents did not record themselves within {AGENT_RECORD_TIMEOUT_S} s: missing {sorted(wanted - found)}")
 
 
 def start_obs_server(binary: str, root: Path, access_key: str, secret_key: str, objects: Dict[str, Path]):
@@ -213,6 +243,13 @@ def running_stack(
                 "OBS_SECRET_ACCESS_KEY": secret_key,
                 "OBS_PATH_STYLE": "true",
                 "OBS_METADATA_DISABLED": "true",
+                # The same server and keys through its S3 side, for the s3 plugin (its
+                # manifest grants env:AWS_ENDPOINT_URL_S3; an IP endpoint is path-style).
+                "AWS_ENDPOINT_URL_S3": server["endpoint"],
+                "AWS_ACCESS_KEY_ID": access_key,
+                "AWS_SECRET_ACCESS_KEY": secret_key,
+                "AWS_REGION": "us-east-1",
+                "AWS_EC2_METADATA_DISABLED": "true",
             }
         )
         if plugin_dir:
@@ -237,6 +274,7 @@ def running_stack(
         if second_node:
             node2 = cluster.start_worker("node2", {"node2": 1})
             cluster.wait_for(node2)
+        wait_for_agent_records(cluster.gcs_address, [n for n in (head, node2) if n is not None])
         yield Stack(
             root=root,
             cluster=cluster,

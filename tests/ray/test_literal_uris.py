@@ -61,8 +61,8 @@ def test_python_client_job_runs_in_obs_working_dir_on_both_nodes(stack):
     # readable before), so Ray's cache and cleanup find it.
     assert_sees_everything(stack, result_of(logs), WD, stack.rays_package_dir(stack.uri("jobs/app.zip")))
     app = stack.uri("jobs/app.zip")
-    assert len(stack.host_calls(app, under=f"{stack.head.temp_dir}/")) >= 1
-    assert len(stack.host_calls(app, under=f"{stack.node2.temp_dir}/")) >= 1
+    assert len(stack.host_calls(app, node=stack.head)) >= 1
+    assert len(stack.host_calls(app, node=stack.node2)) >= 1
 
 
 def test_rest_api_second_job_reuses_the_cached_package(stack):

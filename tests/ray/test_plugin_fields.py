@@ -31,10 +31,17 @@ def test_job_runs_in_obs_working_dir_with_obs_modules_on_both_nodes(stack):
     assert_sees_everything(stack, result_of(logs), WD, package_dir(stack.uri("jobs/app.zip")))
     # Each node fetched the package itself, through scheme-host.
     app = stack.uri("jobs/app.zip")
-    assert len(stack.host_calls(app, under=f"{stack.head.temp_dir}/")) == 1
-    assert len(stack.host_calls(app, under=f"{stack.node2.temp_dir}/")) == 1
+    assert len(stack.host_calls(app, node=stack.head)) == 1
+    assert len(stack.host_calls(app, node=stack.node2)) == 1
+    # A wheel is downloaded once per resources directory, by one node's agent at most once:
+    # the nodes of a Ray up to 2.54 on one machine share the head's directory, and the
+    # second agent may find the wheel installed already or install it concurrently.
     wheel = stack.uri("libs/wheelmod-1.0-py3-none-any.whl")
-    assert [c[0] for c in stack.host_calls(wheel)] == ["download", "download"]
+    downloads = stack.host_calls(wheel)
+    assert {c[0] for c in downloads} == {"download"}
+    directories = {stack.cluster.temp_dir_of(n) for n in (stack.head, stack.node2)}
+    assert len(directories) <= len(downloads) <= 2, downloads
+    assert all(len(stack.host_calls(wheel, node=n)) <= 1 for n in (stack.head, stack.node2))
 
 
 def test_second_job_reuses_the_cached_packages(stack):

@@ -74,6 +74,26 @@ def test_py_modules_archives_and_wheels(agent, host_env):
     assert len(host_calls(host_env)) == calls
 
 
+def test_a_wheel_installed_meanwhile_by_another_agent_is_used(agent, host_env, monkeypatch):
+    # Two agents share one resources directory when several nodes of a Ray up to 2.54 run
+    # on one machine: the other one may publish the same wheel while this one installs it.
+    _, mods, _ = agent
+    real_install = mods._pip_install
+
+    async def other_agent_finishes_first(wheel, target, logger):
+        await real_install(wheel, target, logger)
+        os.makedirs(os.path.join(mods._local_dir(WHEEL), "demo"))
+        with open(os.path.join(mods._local_dir(WHEEL), "demo", "__init__.py"), "w") as f:
+            f.write("VALUE = 'other'\n")
+
+    monkeypatch.setattr(mods, "_pip_install", other_agent_finishes_first)
+    env = {"scheme_py_modules": [WHEEL]}
+    assert asyncio.run(mods.create(WHEEL, env, RuntimeEnvContext(), runtime_env_plugin.default_logger)) > 0
+    with open(os.path.join(mods._local_dir(WHEEL), "demo", "__init__.py")) as f:
+        assert f.read() == "VALUE = 'other'\n"
+    assert [p for p in os.listdir(mods._dir) if "staging" in p] == []
+
+
 def test_a_node_without_the_plugin_fails_setup(agent):
     wd, _, gcs = agent
     gcs.add_node("bare", 100)

@@ -111,7 +111,15 @@ class _SchemePackagePlugin(RuntimeEnvPlugin):
                 target = os.path.join(tmp, "target")
                 await self._pip_install(wheel, target, logger)
                 # Appears only complete, like an unpacked archive.
-                os.rename(target, local_dir)
+                try:
+                    os.rename(target, local_dir)
+                except OSError:
+                    # Another agent sharing this resources directory installed it first
+                    # (the nodes of a Ray up to 2.54 on one machine share the head's
+                    # temp dir); the asyncio lock above covers this process only.
+                    if not os.path.isdir(local_dir):
+                        raise
+                    logger.info("ray_scheme_host: %s was installed in %s by another process meanwhile", uri, local_dir)
 
     async def _pip_install(self, wheel: str, target: str, logger: logging.Logger) -> None:
         # Ray's py_modules installs wheels the same way (dependencies included); the agent's
