@@ -31,8 +31,7 @@ def assert_sees_everything(stack, result: dict, working_dir_kind: str, app_dir: 
     # The job's driver runs on the head, but attaches to a raylet found by IP address; both
     # nodes here have one, and releases whose workers share the head's temp dir (up to
     # 2.54) may attach it to either. The task and the actor are pinned to node2.
-    shared = stack.cluster.temp_dir_of(stack.node2) == stack.cluster.temp_dir_of(stack.head)
-    drivers = (stack.head, stack.node2) if shared else (stack.head,)
+    drivers = (stack.head, stack.node2) if stack.nodes_share_temp_dir else (stack.head,)
     (driver,) = [n for n in drivers if n.node_id == result["driver"]["node"]] or [None]
     assert driver is not None, (result["driver"]["node"], [n.node_id for n in drivers])
     assert result["task"]["node"] == stack.node2.node_id

@@ -146,7 +146,7 @@ class Cluster:
     dashboard_url: str = ""
     nodes: List[Node] = field(default_factory=list)
 
-    def _start(self, name: str, args: List[str], env: Dict[str, str], resources: Dict[str, float], ip: str = "127.0.0.1") -> Node:
+    def _start(self, name: str, args: List[str], env: Dict[str, str], resources: Dict[str, float]) -> Node:
         temp_dir = self.root / name
         temp_dir.mkdir(parents=True, exist_ok=True)
         first_worker = free_port_block(WORKER_PORTS)
@@ -154,7 +154,7 @@ class Cluster:
             RAY,
             "start",
             "--block",
-            f"--node-ip-address={ip}",
+            "--node-ip-address=127.0.0.1",
             f"--temp-dir={temp_dir}",
             "--num-cpus=2",
             "--object-store-memory=100000000",
@@ -197,11 +197,7 @@ class Cluster:
         return node
 
     def start_worker(self, name: str, resources: Dict[str, float], env: Optional[Dict[str, str]] = None) -> Node:
-        # Each worker gets its own loopback address, as each machine of a real cluster has
-        # its own IP (Ray replaces 127.0.0.1 with the machine's address). A driver attaches
-        # to a raylet of its own IP: on releases whose workers share the head's temp dir (up
-        # to 2.54) a shared IP would let the job's driver attach to a worker's raylet.
-        return self._start(name, [f"--address={self.gcs_address}"], env or self.env, resources, ip=f"127.0.0.{len(self.nodes) + 1}")
+        return self._start(name, [f"--address={self.gcs_address}"], env or self.env, resources)
 
     def temp_dir_of(self, node: Node) -> Path:
         """Where `node`'s Ray keeps its session: its own --temp-dir, or the head's on the

@@ -58,6 +58,12 @@ class Stack:
     def uri(self, key: str) -> str:
         return self.uris[key]
 
+    @property
+    def nodes_share_temp_dir(self) -> bool:
+        """Whether node2 runs in the head's temp dir: Ray releases up to 2.54 ignore a
+        worker's --temp-dir, so all nodes on one machine share one runtime_resources."""
+        return self.node2 is not None and self.cluster.temp_dir_of(self.node2) == self.cluster.temp_dir_of(self.head)
+
     def host_calls(self, uri: str, under: Optional[str] = None, node: Optional[harness.Node] = None) -> List[List[str]]:
         """scheme-host invocations for `uri` (optionally whose destination contains `under`,
         or made by a process of `node`: nodes of Ray releases up to 2.54 share the head's

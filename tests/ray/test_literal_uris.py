@@ -39,10 +39,18 @@ print("RESULT " + json.dumps({pin: ray.get(look.options(resources={pin: 0.01}).r
 
 
 def literal_env(stack, app_key="jobs/app.zip"):
-    return {
+    env = {
         "working_dir": stack.uri(app_key),
         "py_modules": [stack.uri("libs/mods.zip"), stack.uri("libs/wheelmod-1.0-py3-none-any.whl")],
     }
+    if stack.nodes_share_temp_dir:
+        # Ray fetches a working_dir afresh on each node (overwrite=True). Where the nodes
+        # share one directory (releases up to 2.54, several nodes on one machine), the
+        # second node's eager install at job start would replace the directory under the
+        # running driver, with Ray's own schemes as with ours; installed when a task first
+        # needs it, the replacement comes after the driver has read its files.
+        env["config"] = {"eager_install": False}
+    return env
 
 
 def test_python_client_job_runs_in_obs_working_dir_on_both_nodes(stack):
