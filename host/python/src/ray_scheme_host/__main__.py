@@ -86,7 +86,10 @@ def cmd_enable(args) -> int:
     print(f"enabled: {path}")
     if live is not None and not args.no_precompile:
         _precompile()
-    print(f"Ray {probe.ray_version} now accepts these schemes in working_dir/py_modules: {', '.join(to_test)}")
+    print(
+        f"Ray {probe.ray_version} now accepts these schemes in working_dir/py_modules: {', '.join(to_test)}; "
+        "a scheme Ray already has its own path for (s3, gs, https, ...) stays on Ray's path"
+    )
     if not probe.tested:
         print(
             f"note: Ray {probe.ray_version} is newer than {compat.minor_text(compat.NEWEST_TESTED)}, the newest release "
