@@ -2,33 +2,9 @@
 
 mod common;
 
-use common::{End, Req, start_default};
+use common::{End, Req, admin, start_default};
 use serde_json::{Value, json};
 
-async fn admin(
-    server: &obs_server::ServerHandle,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = Req::new(method, &format!("/__admin{path}"));
-    if let Some(body) = body {
-        req = req
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-    }
-    let resp = req.send(server).await;
-    assert_eq!(
-        resp.header("content-type"),
-        Some("application/json"),
-        "{path}: {}",
-        resp.text()
-    );
-    (
-        resp.status,
-        serde_json::from_slice(&resp.body).expect("admin answers JSON"),
-    )
-}
 
 #[tokio::test]
 async fn faults_round_trip_through_json() {

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::sigv4::{AT_UNIX, EMPTY_SHA256};
-use common::{AK, RawResponse, Req, SK, start_default};
+use common::{AK, RawResponse, Req, SK, admin, start_default};
 use obs_server::{ClockSetting, Credential, ObsServer, RateLimit, ServerConfig, ServerHandle};
 use serde_json::{Value, json};
 
@@ -177,24 +177,6 @@ async fn throttled_answers_speak_the_request_protocol() {
     assert!(server.set_rate_limit(Some(RateLimit::new(1.0, 0))).is_err());
 }
 
-async fn admin(
-    server: &ServerHandle,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = Req::new(method, &format!("/__admin{path}"));
-    if let Some(body) = body {
-        req = req
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-    }
-    let resp = req.send(server).await;
-    (
-        resp.status,
-        serde_json::from_slice(&resp.body).expect("admin answers JSON"),
-    )
-}
 
 #[tokio::test]
 async fn admin_api_sets_and_reports_the_limit() {

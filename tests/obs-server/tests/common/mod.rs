@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use obs_server::{Credential, ObsServer, ServerConfig, ServerHandle};
+use serde_json::Value;
 
 pub const AK: &str = "AKINTEGRATION0000001";
 pub const SK: &str = "SKintegrationSecretKey000000000000000001";
@@ -249,4 +250,30 @@ pub fn pattern(len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// One admin API call; every admin answer is JSON, said so in its content type.
+pub async fn admin(
+    server: &ServerHandle,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = Req::new(method, &format!("/__admin{path}"));
+    if let Some(body) = body {
+        req = req
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    let resp = req.send(server).await;
+    assert_eq!(
+        resp.header("content-type"),
+        Some("application/json"),
+        "{path}: {}",
+        resp.text()
+    );
+    (
+        resp.status,
+        serde_json::from_slice(&resp.body).expect("admin answers JSON"),
+    )
 }
