@@ -8,6 +8,20 @@ import sys
 
 import pytest
 
+# Keys that break naive encoders. Both SDK interops and the plugins take a key literally.
+HARD_KEYS = [
+    "simple.zip",
+    "nested/prefix/deeper/job-1.zip",
+    "with space/job file.zip",
+    "plus+sign/a+b.zip",
+    "percent/100%/x%2Fy.zip",
+    "tilde~dir/~job~.zip",
+    "sub/!*'()/job.zip",
+    "unicode/数据/作业-ü.zip",
+    "query?and#hash/job.zip",
+    "semi;colon,comma=eq&amp/job.zip",
+]
+
 
 def _binary(var):
     path = os.environ.get(var)

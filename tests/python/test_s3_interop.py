@@ -21,23 +21,11 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from conftest import HARD_KEYS
 
 # Virtual-hosted requests go to <bucket>.s3.test; the test resolves that name itself.
 DOMAIN = "s3.test"
 
-# Keys that break naive encoders, as in the OBS SDK interop.
-HARD_KEYS = [
-    "simple.zip",
-    "nested/prefix/deeper/job-1.zip",
-    "with space/job file.zip",
-    "plus+sign/a+b.zip",
-    "percent/100%/x%2Fy.zip",
-    "tilde~dir/~job~.zip",
-    "sub/!*'()/job.zip",
-    "unicode/数据/作业-ü.zip",
-    "query?and#hash/job.zip",
-    "semi;colon,comma=eq&amp/job.zip",
-]
 
 
 @pytest.fixture(autouse=True)

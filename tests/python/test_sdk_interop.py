@@ -11,21 +11,9 @@ import subprocess
 import sys
 import zipfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from conftest import HARD_KEYS
 
-# Keys that break naive encoders. The plugin takes the key literally from the URI.
-HARD_KEYS = [
-    "simple.zip",
-    "nested/prefix/deeper/job-1.zip",
-    "with space/job file.zip",
-    "plus+sign/a+b.zip",
-    "percent/100%/x%2Fy.zip",
-    "tilde~dir/~job~.zip",
-    "sub/!*'()/job.zip",
-    "unicode/数据/作业-ü.zip",
-    "query?and#hash/job.zip",
-    "semi;colon,comma=eq&amp/job.zip",
-]
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def package_for(key):
