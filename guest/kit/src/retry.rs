@@ -83,8 +83,7 @@ impl RetryPolicy {
     /// "Equal jitter": half the exponential delay is fixed, the other half random, so
     /// clients retrying together spread out but never retry immediately.
     pub fn backoff(&self, failures: u32, random: u64) -> Duration {
-        let exp = failures.saturating_sub(1).min(30);
-        let full = self.base.saturating_mul(1u32 << exp).min(self.cap);
+        let full = doubled(self.base, failures, self.cap);
         let half_ms = (full.as_millis() / 2) as u64;
         let jitter_ms = if half_ms == 0 { 0 } else { random % (half_ms + 1) };
         Duration::from_millis(half_ms + jitter_ms)
@@ -105,8 +104,7 @@ impl RetryPolicy {
         if retry_after.is_some_and(|ra| ra > left) {
             return RetryDecision::GiveUp;
         }
-        let exp = throttles.saturating_sub(1).min(30);
-        let window = self.throttle_base.saturating_mul(1u32 << exp).min(self.throttle_cap);
+        let window = doubled(self.throttle_base, throttles, self.throttle_cap);
         let window_ms = window.as_millis() as u64;
         // A floor of a tenth of the base keeps a store that throttles forever (or a random
         // source that keeps drawing zero) from turning this into a busy loop.
@@ -114,6 +112,11 @@ impl RetryPolicy {
         let wait = retry_after.map_or(jitter, |ra| ra.max(jitter));
         RetryDecision::After(wait.min(left))
     }
+}
+
+/// `base` doubled for each of the `n` (1-based) tries after the first, at most `cap`.
+fn doubled(base: Duration, n: u32, cap: Duration) -> Duration {
+    base.saturating_mul(1u32 << n.saturating_sub(1).min(30)).min(cap)
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP-date (relative to `now`). Garbage means
