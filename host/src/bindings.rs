@@ -31,15 +31,33 @@ mod with_parts {
     });
 }
 
+/// The optional `upload` export (0.1.3), generated the same way as `with_parts`.
+mod with_upload {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "storage-scheme-upload",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "scheme-host:storage-scheme/types": super::scheme_host::storage_scheme::types,
+            "scheme-host:storage-scheme/host": super::scheme_host::storage_scheme::host,
+        },
+    });
+}
+
 pub use exports::scheme_host::storage_scheme::plugin as plugin_api;
 pub use scheme_host::storage_scheme::host as host_api;
 pub use scheme_host::storage_scheme::types;
 pub use with_parts::exports::scheme_host::storage_scheme::parts as parts_api;
+pub use with_upload::exports::scheme_host::storage_scheme::upload as upload_api;
 
 /// The contract this host implements. Plugins must export `plugin` at a semver-compatible
 /// version of this package.
 pub const CONTRACT_PACKAGE: &str = "scheme-host:storage-scheme";
-pub const CONTRACT_VERSION: &str = "0.1.2";
+pub const CONTRACT_VERSION: &str = "0.1.3";
 
 /// The contract's types (`scheme-contract`) from and to their generated twins: the only
 /// place the host converts them.

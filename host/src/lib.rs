@@ -14,6 +14,7 @@ pub mod publish;
 pub mod registry;
 pub mod sandbox;
 pub mod trust;
+pub mod upload;
 
 pub use error::{ErrorKind, HostError, Result};
 pub use ops::Host;

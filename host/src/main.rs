@@ -1,10 +1,12 @@
 use clap::{Parser, Subcommand};
 use scheme_host::config::Config;
-use scheme_host::output::{human_bytes, print_json_err, print_json_ok, BarProgress};
+use scheme_host::output::{human_bytes, print_json_err, print_json_ok, BarProgress, UploadBar};
+use scheme_host::upload::{PackRequest, UploadOutcome, UploadProgress};
 use scheme_host::sandbox::ProgressSink;
 use scheme_host::{Host, HostError};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Fetches remote packages through sandboxed storage-scheme plugins (WASI components),
 /// with Ray's semantics: one lock per package, one top-level directory stripped, and a
@@ -45,6 +47,24 @@ enum Command {
         file: PathBuf,
         #[arg(long)]
         overwrite: bool,
+    },
+    /// Upload FILE as is to URI (e.g. a `.whl` for `py_modules`), replacing what is there.
+    Upload { file: PathBuf, uri: String },
+    /// Pack DIR as Ray packs a local working_dir (.gitignore, .rayignore, excludes, Ray's
+    /// default skips; one top-level directory) and upload it as URI-PREFIX/_ray_pkg_<hash>.zip,
+    /// named by its content: nothing is sent when that package is already there. Prints the URI.
+    PackAndUpload {
+        dir: PathBuf,
+        #[arg(value_name = "URI-PREFIX")]
+        prefix: String,
+        /// A pattern to leave out, with the meaning of Ray's runtime_env `excludes`
+        /// (gitwildmatch, relative to DIR); repeatable.
+        #[arg(long = "exclude", value_name = "PATTERN")]
+        excludes: Vec<String>,
+        /// Keep DIR's own name as a directory in the package, as Ray packs `py_modules`
+        /// directories, so `import <DIR name>` works where it is unpacked.
+        #[arg(long)]
+        include_parent_dir: bool,
     },
     /// Validate a URI and print Ray's package name for it.
     ParseUri { uri: String },
@@ -100,6 +120,33 @@ fn progress_sink(json: bool) -> Box<dyn ProgressSink> {
     }
 }
 
+fn upload_progress(json: bool) -> Arc<dyn UploadProgress> {
+    if !json && std::io::stderr().is_terminal() {
+        Arc::new(UploadBar::new())
+    } else {
+        Arc::new(())
+    }
+}
+
+fn print_upload(out: &UploadOutcome, json: bool) {
+    if json {
+        print_json_ok(out);
+        return;
+    }
+    let files = out.files.map(|n| format!("{n} files, ")).unwrap_or_default();
+    if out.uploaded {
+        eprintln!(
+            "uploaded {files}{} in {} part(s) in {:.2}s",
+            human_bytes(out.bytes),
+            out.parts,
+            out.timings_ms.total_ms as f64 / 1000.0
+        );
+    } else {
+        eprintln!("already there ({files}{}): nothing uploaded", human_bytes(out.bytes));
+    }
+    println!("{}", out.uri);
+}
+
 async fn run(cli: Cli) -> Result<(), HostError> {
     // `trust` may be what creates the config file.
     let creating = matches!(cli.command, Command::Trust { .. }) && !Config::writable_path(cli.config.as_deref()).exists();
@@ -137,6 +184,15 @@ async fn run(cli: Cli) -> Result<(), HostError> {
                 eprintln!("downloaded {} in {:.2}s", human_bytes(out.bytes_downloaded), out.timings_ms.total_ms as f64 / 1000.0);
                 println!("{}", out.path.display());
             }
+        }
+        Command::Upload { file, uri } => {
+            let out = host.upload(&file, &uri, upload_progress(json)).await?;
+            print_upload(&out, json);
+        }
+        Command::PackAndUpload { dir, prefix, excludes, include_parent_dir } => {
+            let request = PackRequest { dir: &dir, prefix: &prefix, excludes, include_parent_dir };
+            let out = host.pack_and_upload(request, upload_progress(json)).await?;
+            print_upload(&out, json);
         }
         Command::ParseUri { uri } => {
             let out = host.parse_uri(&uri).await?;

@@ -172,6 +172,10 @@ impl Host {
         Ok(())
     }
 
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
     fn registry(&self) -> Registry<'_> {
         Registry::new(&self.sandbox, self.plugin_dir.clone(), self.cache_dir.clone())
     }
@@ -256,7 +260,7 @@ impl Host {
             .map_err(|r| HostError::plugin(r.to_string()))
     }
 
-    async fn plugin_for(&self, uri: &str) -> Result<Loaded> {
+    pub(crate) async fn plugin_for(&self, uri: &str) -> Result<Loaded> {
         let started = Instant::now();
         let scheme = scheme_of(uri)?;
         let (entry, component) = self.registry().find(&scheme).await?;
@@ -278,7 +282,7 @@ impl Host {
 
     /// A fresh sandbox for `plugin`, counting against `budgets` (the parts of one call
     /// share them).
-    async fn instantiate(&self, plugin: &Loaded, staging: Option<&Path>, progress: Box<dyn ProgressSink>, budgets: &CallBudgets) -> Result<Instance> {
+    pub(crate) async fn instantiate(&self, plugin: &Loaded, staging: Option<&Path>, progress: Box<dyn ProgressSink>, budgets: &CallBudgets) -> Result<Instance> {
         let grant = Grant {
             grants: Some(&plugin.grants),
             name: &plugin.entry.manifest.name,
@@ -293,7 +297,7 @@ impl Host {
     }
 
     /// What one call may write and say, whichever instances run it.
-    fn budgets(&self, plugin: &Loaded) -> CallBudgets {
+    pub(crate) fn budgets(&self, plugin: &Loaded) -> CallBudgets {
         CallBudgets {
             meter: Arc::new(WriteMeter::new(&self.config.limits)),
             output: Arc::new(OutputBudget::new(&self.config.output, &plugin.entry.manifest.name)),
@@ -474,18 +478,18 @@ impl Host {
 
 /// The plugin for one URI, with what it is granted: decided once per call, used by every
 /// instance of it.
-struct Loaded {
-    entry: PluginEntry,
-    component: Component,
-    grants: Grants,
-    load_ms: u64,
+pub(crate) struct Loaded {
+    pub(crate) entry: PluginEntry,
+    pub(crate) component: Component,
+    pub(crate) grants: Grants,
+    pub(crate) load_ms: u64,
 }
 
 /// The write meter and the output budget of one call.
-struct CallBudgets {
+pub(crate) struct CallBudgets {
     meter: Arc<WriteMeter>,
     output: Arc<OutputBudget>,
-    throttle: Arc<Throttle>,
+    pub(crate) throttle: Arc<Throttle>,
 }
 
 /// A fetching command after [`Host::begin`].
@@ -498,13 +502,13 @@ struct Begun {
     report: PluginReport,
 }
 
-async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
+pub(crate) async fn parse_in(inst: &mut Instance, uri: &str) -> Result<types::PackageRef> {
     inst.run("parse-uri", async |b, s| b.scheme_host_storage_scheme_plugin().call_parse_uri(s, uri).await)
         .await?
         .map_err(|e| inst.scheme_error(e))
 }
 
-fn plugin_report(e: &PluginEntry) -> PluginReport {
+pub(crate) fn plugin_report(e: &PluginEntry) -> PluginReport {
     PluginReport { name: e.manifest.name.clone(), version: e.manifest.version.clone(), path: e.path.clone(), cache: e.cache, compile_ms: e.compile_ms }
 }
 

@@ -115,6 +115,45 @@ impl Drop for BarProgress {
     }
 }
 
+/// The bytes of an upload the store has accepted, on one indicatif bar on stderr (a
+/// spinner while a package is still being packed and its size is unknown).
+pub struct UploadBar {
+    bar: ProgressBar,
+}
+
+impl UploadBar {
+    pub fn new() -> UploadBar {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
+        bar.set_style(ProgressStyle::with_template("uploading {spinner} {bytes} {bytes_per_sec}").expect("valid template"));
+        bar.enable_steady_tick(Duration::from_millis(200));
+        UploadBar { bar }
+    }
+}
+
+impl Default for UploadBar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl crate::upload::UploadProgress for UploadBar {
+    fn sent(&self, done: u64, total: Option<u64>) {
+        if let Some(t) = total {
+            if self.bar.length() != Some(t) {
+                self.bar.set_style(ProgressStyle::with_template("uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}").expect("valid template"));
+                self.bar.set_length(t);
+            }
+        }
+        self.bar.set_position(done);
+    }
+}
+
+impl Drop for UploadBar {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 pub fn human_bytes(n: u64) -> String {
     indicatif::HumanBytes(n).to_string()
 }

@@ -90,10 +90,14 @@ impl Plan {
             canonical: std::fs::canonicalize(&self.root)
                 .map_err(crate::error::io_error("resolving", &self.root))?,
         };
-        let top = self.top_dir();
+        let top = self.zip_prefix();
         let mut zip = ZipWriter::new(out);
-        zip.whole(&format!("{top}/"), MODE_DIR, METHOD_STORED, 0, 0, &[])
+        zip.whole(&format!("{}/", self.top_dir()), MODE_DIR, METHOD_STORED, 0, 0, &[])
             .map_err(Error::Write)?;
+        if self.inner.is_some() {
+            zip.whole(&format!("{top}/"), MODE_DIR, METHOD_STORED, 0, 0, &[])
+                .map_err(Error::Write)?;
+        }
         let mut open: Option<Open> = None;
         let mut summary = PackSummary {
             name: self.name(),

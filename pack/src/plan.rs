@@ -18,6 +18,7 @@ pub struct Packer {
     rules: Rules,
     threads: usize,
     limits: Limits,
+    parent_dir: bool,
 }
 
 impl Packer {
@@ -29,7 +30,17 @@ impl Packer {
             rules: Rules::default(),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: Limits::default(),
+            parent_dir: false,
         }
+    }
+
+    /// Keeps the directory's own name as a directory inside the package (Ray's
+    /// `include_parent_dir`, which it uses for `py_modules`): once the top directory is
+    /// stripped, `<name>/...` remains, so `import <name>` works. The package name covers it,
+    /// so the same tree packed both ways gets two names.
+    pub fn include_parent_dir(mut self, yes: bool) -> Self {
+        self.parent_dir = yes;
+        self
     }
 
     /// The limits of the nodes that will unpack the package (default: the contract's
@@ -69,7 +80,8 @@ impl Packer {
     /// Walks the directory and hashes every file (in parallel): the entry list and the
     /// package name, with no compression. Reads every file once.
     pub fn plan(&self) -> Result<Plan> {
-        let plan = Plan::build(&self.dir, &self.rules, self.threads)?;
+        let inner = if self.parent_dir { Some(parent_dir_name(&self.dir)?) } else { None };
+        let plan = Plan::build(&self.dir, &self.rules, self.threads, inner)?;
         plan.check_limits(&self.limits)?;
         Ok(plan)
     }
@@ -114,6 +126,8 @@ pub struct Plan {
     /// Per entry: the listed status and content digest of files.
     pub(crate) files: Vec<Option<(FileMeta, Sha)>>,
     pub(crate) stem: String,
+    /// The directory's own name, kept inside the top directory ([`Packer::include_parent_dir`]).
+    pub(crate) inner: Option<String>,
     pub(crate) threads: usize,
     skipped: Vec<String>,
 }
@@ -122,7 +136,7 @@ pub struct Plan {
 const HASH_WINDOW: usize = 256;
 
 impl Plan {
-    fn build(root: &Path, rules: &Rules, threads: usize) -> Result<Plan> {
+    fn build(root: &Path, rules: &Rules, threads: usize, inner: Option<String>) -> Result<Plan> {
         let walked = walk::walk(root, rules)?;
         let mut entries = Vec::with_capacity(walked.entries.len());
         let mut metas = Vec::with_capacity(walked.entries.len());
@@ -172,7 +186,14 @@ impl Plan {
 
         let files: Vec<Option<(FileMeta, Sha)>> =
             metas.iter().zip(&digests).map(|(m, d)| m.zip(*d)).collect();
-        let listing = digest::listing(entries.iter().zip(&files).map(|(e, f)| {
+        // With the parent directory kept, every entry is listed under it (and the directory
+        // itself once), so the name says which layout the package has.
+        let listed_paths: Vec<String> = entries.iter().map(|e| match &inner {
+            Some(d) => format!("{d}/{}", e.path),
+            None => e.path.clone(),
+        }).collect();
+        let parent_entry = inner.as_deref().map(|d| (d, digest::Listed::EmptyDir));
+        let listing = digest::listing(parent_entry.into_iter().chain(entries.iter().zip(&files).zip(&listed_paths).map(|((e, f), path)| {
             let listed = match (&e.kind, f) {
                 (EntryKind::File { size, executable }, Some((_, content))) => Listed::File {
                     size: *size,
@@ -182,13 +203,14 @@ impl Plan {
                 (EntryKind::Symlink { target }, _) => Listed::Symlink { target },
                 _ => Listed::EmptyDir,
             };
-            (e.path.as_str(), listed)
-        }));
+            (path.as_str(), listed)
+        })));
         Ok(Plan {
             root: root.to_path_buf(),
             entries,
             files,
             stem: digest::stem(&listing),
+            inner,
             threads,
             skipped: walked.skipped,
         })
@@ -203,6 +225,20 @@ impl Plan {
     /// when it unpacks a remote package, leaving exactly the planned entries.
     pub fn top_dir(&self) -> &str {
         &self.stem
+    }
+
+    /// Where the entries sit in the zip: the top directory, and below it the directory's
+    /// own name when it is kept.
+    pub(crate) fn zip_prefix(&self) -> String {
+        match &self.inner {
+            Some(d) => format!("{}/{d}", self.stem),
+            None => self.stem.clone(),
+        }
+    }
+
+    /// The directory's own name when the package keeps it ([`Packer::include_parent_dir`]).
+    pub fn parent_dir(&self) -> Option<&str> {
+        self.inner.as_deref()
     }
 
     /// What the package unpacks to, sorted by path bytes.
@@ -240,7 +276,7 @@ impl Plan {
     /// What the unpacker checks before writing anything, with the names as the zip holds
     /// them (below the top directory) and every zip entry counted (the top directory too).
     fn check_limits(&self, limits: &Limits) -> Result<()> {
-        let entries = self.entries.len() as u64 + 1;
+        let entries = self.entries.len() as u64 + 1 + u64::from(self.inner.is_some());
         if entries > limits.max_entries {
             return Err(Error::OverLimit(format!(
                 "{entries} entries, more than the limit of {}",
@@ -256,7 +292,7 @@ impl Plan {
         }
         for e in &self.entries {
             let dir_slash = usize::from(matches!(e.kind, EntryKind::EmptyDir));
-            let name_len = self.stem.len() + 1 + e.path.len() + dir_slash;
+            let name_len = self.zip_prefix().len() + 1 + e.path.len() + dir_slash;
             if name_len as u64 > u64::from(limits.max_path_bytes) {
                 return Err(Error::OverLimit(format!(
                     "`{}` makes an entry name of {name_len} bytes, more than the limit of {}",
@@ -264,7 +300,7 @@ impl Plan {
                     limits.max_path_bytes
                 )));
             }
-            let depth = 1 + e.path.split('/').count();
+            let depth = 1 + usize::from(self.inner.is_some()) + e.path.split('/').count();
             if depth as u64 > u64::from(limits.max_path_depth) {
                 return Err(Error::OverLimit(format!(
                     "`{}` is {depth} levels deep in the zip, more than the limit of {}",
@@ -275,6 +311,14 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// The last component of `dir` (after resolving `.` and `..`), which must be a UTF-8 name.
+fn parent_dir_name(dir: &Path) -> Result<String> {
+    let absolute = std::path::absolute(dir).map_err(crate::error::io_error("resolving", dir))?;
+    let resolved = std::fs::canonicalize(&absolute).map_err(crate::error::io_error("resolving", dir))?;
+    let name = resolved.file_name().ok_or_else(|| Error::NonUtf8Name { path: shown_str(&dir.display().to_string()) })?;
+    name.to_str().map(str::to_string).ok_or_else(|| Error::NonUtf8Name { path: shown_str(&dir.display().to_string()) })
 }
 
 /// `(entry index, chunk index, listed status)` for every chunk of every file, in entry order.

@@ -430,3 +430,28 @@ fn a_file_past_4_gib_is_zip64() {
     unpacked.read_exact_at(&mut marker, size - 6).unwrap();
     assert_eq!(&marker, b"marker");
 }
+
+#[test]
+fn the_parent_directory_is_kept_when_asked_and_changes_the_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mymod");
+    build(&dir, &sample_tree());
+    let (plain, _) = pack(&dir, 2);
+    let mut bytes = Vec::new();
+    let kept = Packer::new(&dir).include_parent_dir(true).pack_to(&mut bytes).unwrap();
+    assert_ne!(plain.name, kept.name, "the two layouts must not share a name");
+
+    // After Ray's strip of the top directory, `mymod/` holds exactly the tree.
+    let out = kit_unzip(&bytes, &tmp.path().join("out"));
+    let mut top: Vec<String> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    top.sort();
+    assert_eq!(top, ["mymod"]);
+    assert_eq!(snapshot(&out.join("mymod")), expect(&sample_tree()));
+
+    // Same content under another directory name: another package.
+    let other = tmp.path().join("othermod");
+    build(&other, &sample_tree());
+    let renamed = Packer::new(&other).include_parent_dir(true).pack_to(std::io::sink()).unwrap();
+    assert_ne!(renamed.name, kept.name);
+    assert_eq!(Packer::new(&other).include_parent_dir(true).plan().unwrap().parent_dir(), Some("othermod"));
+}

@@ -6,6 +6,7 @@ pub mod archives;
 pub mod hostile;
 pub mod obs;
 pub mod proxy;
+pub mod recorder;
 pub mod tls;
 
 pub use proptest;

@@ -14,7 +14,7 @@ fn discovers_plugins_by_declared_scheme() {
     // Plugins are listed in file-name order; the name of the file does not matter.
     assert_eq!(schemes, ["hostile", "fixture"]);
     let fixture = plugins.iter().find(|p| p["name"] == "fixture").unwrap();
-    assert_eq!(fixture["contract_version"], "0.1.2");
+    assert_eq!(fixture["contract_version"], "0.1.3");
     assert!(fixture["path"].as_str().unwrap().ends_with("whatever-name.wasm"));
 }
 
@@ -114,7 +114,7 @@ fn incompatible_and_invalid_plugins_are_refused_clearly() {
     assert_eq!(broken.len(), 2);
     let future = broken.iter().find(|b| b["path"].as_str().unwrap().ends_with("future.wasm")).unwrap();
     let msg = future["error"].as_str().unwrap();
-    assert!(msg.contains("scheme-host:storage-scheme@0.2.0") && msg.contains("0.1.2"), "{msg}");
+    assert!(msg.contains("scheme-host:storage-scheme@0.2.0") && msg.contains("0.1.3"), "{msg}");
     let junk = broken.iter().find(|b| b["path"].as_str().unwrap().ends_with("junk.wasm")).unwrap();
     assert!(junk["error"].as_str().unwrap().contains("not a valid WebAssembly component"), "{junk:#}");
     // The good plugin keeps working beside the broken ones.
@@ -292,4 +292,12 @@ fn a_plugin_built_against_contract_0_1_0_still_runs() {
     let v = e.run(&["download-and-unpack", "fixture://demo.zip", dest.to_str().unwrap(), "--json", "--parts", "4"]).ok();
     assert_eq!((v["parts"].as_u64(), v["split"].as_bool(), v["files"].as_u64()), (Some(1), Some(false), Some(3)), "{v:#}");
     assert_eq!(tree(&dest), ["README.txt", "bin/", "bin/run.sh", "sub/", "sub/data.txt"]);
+
+    // Nor the `upload` export (0.1.3): asked to upload, the host says so before any I/O.
+    let file = e.path("job.zip");
+    std::fs::write(&file, b"PK").unwrap();
+    let err = e.run(&["upload", file.to_str().unwrap(), "fixture://up.zip", "--json"]).err();
+    assert_eq!(err["kind"], "unsupported", "{err:#}");
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.contains("contract 0.1.0") && msg.contains("cannot upload") && msg.contains("0.1.3"), "{msg}");
 }

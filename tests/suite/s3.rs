@@ -42,7 +42,7 @@ fn dropping_s3_wasm_into_the_plugin_directory_adds_the_scheme() {
     assert_eq!(names(&listed), ["obs", "s3"]);
     let s3 = listed["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "s3").unwrap();
     assert_eq!(s3["schemes"], serde_json::json!(["s3"]));
-    assert_eq!(s3["contract_version"], "0.1.2");
+    assert_eq!(s3["contract_version"], "0.1.3");
 
     let v = e.run(&["download-and-unpack", "s3://ray-jobs/jobs/app v1.zip", e.out("pkg").to_str().unwrap(), "--json"]).ok();
     assert_eq!(v["bytes_downloaded"], zip.len() as u64);

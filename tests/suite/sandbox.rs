@@ -204,3 +204,60 @@ fn a_progress_flood_is_bounded() {
     assert!(r.stderr.contains("199000 progress reports dropped past max-progress-reports = 1000"), "{}", r.stderr);
     assert_eq!(r.err()["message"], "stopped: reported progress 200000 times");
 }
+
+/// The hostile plugin with the recorder's address granted by the operator, so only the
+/// method rules stand between it and the recorder.
+fn hostile_env_reaching(recorder: &scheme_host_tests::recorder::Recorder) -> Env {
+    let mut e = hostile_env();
+    e.write_config(&format!(
+        "[limits]\nmemory-mib = 64\ntimeout-secs = 3\n[plugins.hostile]\nextra-allow-hosts = [\"{}\"]\n",
+        recorder.authority
+    ));
+    e
+}
+
+#[test]
+fn a_download_call_can_only_read() {
+    let recorder = scheme_host_tests::recorder::Recorder::start();
+    let e = hostile_env_reaching(&recorder);
+    let a = &recorder.authority;
+    // A read reaches the store: the grant is in place, only the method is judged.
+    let err = attack(&e, &format!("hostile://send/{a}/GET/send/pkg.zip"));
+    assert_eq!(err["message"], "stopped: a read reached the server: 403");
+    assert_eq!(recorder.seen(), ["GET /send/pkg"]);
+    for method in ["PUT", "POST", "DELETE"] {
+        let err = attack(&e, &format!("hostile://send/{a}/{method}/send/pkg.zip"));
+        let msg = err["message"].as_str().unwrap();
+        assert!(msg.starts_with("stopped:"), "{msg}");
+        assert!(msg.contains(&format!("refused requests of plugin hostile: {method} is not allowed in a read-only call")), "{msg}");
+    }
+    assert_eq!(recorder.seen(), ["GET /send/pkg"], "a write left a download call");
+}
+
+#[test]
+fn an_upload_call_writes_only_to_its_own_bucket() {
+    let recorder = scheme_host_tests::recorder::Recorder::start();
+    let e = hostile_env_reaching(&recorder);
+    let a = &recorder.authority;
+    let file = e.path("pkg.whl");
+    std::fs::write(&file, b"wheel bytes").unwrap();
+    let f = file.to_str().unwrap();
+
+    // The URI's bucket is `send`: a PUT there goes out.
+    let ok = e.run(&["upload", f, &format!("hostile://send/{a}/PUT/send/pkg.whl"), "--json"]).ok();
+    assert_eq!(ok["etag"], "reached 403", "{ok:#}");
+    // Another bucket, or a method no call may send: refused before it leaves the host.
+    for (method, path) in [("PUT", "other/pkg.whl"), ("DELETE", "other/pkg.whl"), ("DELETE", "sendx/pkg.whl"), ("PATCH", "send/pkg.whl")] {
+        let err = e.run(&["upload", f, &format!("hostile://send/{a}/{method}/{path}"), "--json"]).err();
+        let msg = err["message"].as_str().unwrap();
+        assert!(msg.starts_with("stopped:") && msg.contains("refused requests of plugin hostile"), "{method} {path}: {msg}");
+    }
+    // `stat` is a read even inside an upload command.
+    let dir = e.path("job");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("main.py"), b"print(1)\n").unwrap();
+    let err = e.run(&["pack-and-upload", dir.to_str().unwrap(), &format!("hostile://send/{a}/DELETE/send"), "--json"]).err();
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.contains("DELETE is not allowed in a read-only call"), "{msg}");
+    assert_eq!(recorder.seen(), ["PUT /send/pkg.whl"]);
+}

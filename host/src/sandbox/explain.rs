@@ -11,6 +11,11 @@ impl Instance {
     pub fn explain(&self, e: HostError, staging: &Path) -> HostError {
         with_disk_full(with_denied(e, self), staging)
     }
+
+    /// An upload call's error with the connections and requests the host refused added.
+    pub fn explain_upload(&self, e: HostError) -> HostError {
+        with_denied(e, self)
+    }
 }
 
 /// A refused connection surfaces in the plugin as a generic network error; name the host
@@ -25,6 +30,10 @@ fn with_denied(mut e: HostError, inst: &Instance) -> HostError {
             inst.plugin_name(),
             inst.plugin_name()
         ));
+    }
+    let refused = inst.refused_methods();
+    if !refused.is_empty() {
+        e.message.push_str(&format!(" (scheme-host refused requests of plugin {}: {})", inst.plugin_name(), inst.display_text(&refused.join("; "))));
     }
     let failures = inst.network_failures();
     if !failures.is_empty() {

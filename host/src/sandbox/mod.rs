@@ -9,6 +9,7 @@ mod explain;
 mod fs;
 pub mod grant;
 pub mod meter;
+pub mod methods;
 pub mod net;
 pub mod netlog;
 pub mod pattern;
@@ -20,7 +21,7 @@ pub mod throttle;
 pub mod tls;
 mod tunnel;
 
-use crate::bindings::{host_api, parts_api, types, StorageScheme, CONTRACT_PACKAGE, CONTRACT_VERSION};
+use crate::bindings::{host_api, parts_api, types, upload_api, StorageScheme, CONTRACT_PACKAGE, CONTRACT_VERSION};
 use crate::config::{Config, Limits};
 use crate::error::{ErrorKind, HostError, Result};
 use std::collections::HashMap;
@@ -211,6 +212,8 @@ pub struct Instance {
     pub bindings: StorageScheme,
     /// The optional `parts` export, when the plugin has it.
     parts: Option<parts_api::Guest>,
+    /// The optional `upload` export (0.1.3), when the plugin has it.
+    upload: Option<upload_api::Guest>,
     deadline: Duration,
     net_log: Arc<Mutex<netlog::NetLog>>,
 }
@@ -238,6 +241,11 @@ impl Sandbox {
     /// version), so one package may be unpacked by several instances.
     pub fn has_parts(component: &Component) -> bool {
         component.get_export_index(None, &format!("{CONTRACT_PACKAGE}/parts@{CONTRACT_VERSION}")).is_some()
+    }
+
+    /// Whether `component` exports the optional `upload` interface (0.1.3 on).
+    pub fn has_upload(component: &Component) -> bool {
+        component.get_export_index(None, &format!("{CONTRACT_PACKAGE}/upload@{CONTRACT_VERSION}")).is_some()
     }
 
     /// Instantiates `component` in a fresh store that holds exactly `grant`.
@@ -290,7 +298,11 @@ impl Sandbox {
             Ok(indices) => Some(indices.load(&mut store, &instance).map_err(failed)?),
             Err(_) => None,
         };
-        Ok(Instance { store, bindings, parts, deadline, net_log })
+        let upload = match upload_api::GuestIndices::new(&pre) {
+            Ok(indices) => Some(indices.load(&mut store, &instance).map_err(failed)?),
+            Err(_) => None,
+        };
+        Ok(Instance { store, bindings, parts, upload, deadline, net_log })
     }
 }
 
@@ -321,6 +333,22 @@ impl Instance {
         let call = parts.call_download_and_unpack_part(&mut self.store, uri, target, scratch, limits, part);
         let outcome = tokio::time::timeout(self.deadline, call).await;
         self.judge("download-and-unpack", outcome)
+    }
+
+    /// One call of the `upload` export under `rule` ([`methods::MethodRule`]: `stat` reads,
+    /// the others may write to the upload's bucket), with the rules of [`Instance::run`].
+    pub async fn run_upload<T, F>(&mut self, what: &str, rule: methods::MethodRule, call: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&upload_api::Guest, &mut Store<StoreState>) -> wasmtime::Result<T>,
+    {
+        let Some(upload) = self.upload.clone() else {
+            let name = self.store.data().plugin_name.clone();
+            return Err(HostError::new(ErrorKind::Unsupported, format!("plugin {name} cannot upload: it does not export {CONTRACT_PACKAGE}/upload (added in 0.1.3)")));
+        };
+        self.store.data_mut().policy.methods = rule;
+        let outcome = tokio::time::timeout(self.deadline, call(&upload, &mut self.store)).await;
+        self.store.data_mut().policy.methods = methods::MethodRule::ReadOnly;
+        self.judge(what, outcome)
     }
 
     /// Turns a call's outcome into a typed result that says which rule the plugin broke.
@@ -373,6 +401,11 @@ impl Instance {
 
     pub fn plugin_name(&self) -> &str {
         &self.store.data().plugin_name
+    }
+
+    /// Requests this instance's calls sent with a method their call may not send.
+    pub fn refused_methods(&self) -> Vec<String> {
+        self.net_log.lock().unwrap().refused_methods.clone()
     }
 
     /// Authorities this call tried to reach and was refused.

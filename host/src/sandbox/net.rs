@@ -10,8 +10,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use super::methods::MethodRule;
 use super::netlog::NetLog;
-use super::pattern::{HostGrant, Reach};
+use super::pattern::{HostGrant, HostPattern, Reach};
 use super::outbound::Outbound;
 use super::send::IoFuture;
 use super::throttle::{instance_id, Permit, Throttle};
@@ -30,6 +31,8 @@ pub struct HttpPolicy {
     throttle: Arc<Throttle>,
     /// This instance, for the call's request gate.
     instance: u64,
+    /// Which methods the current call may send; set by the host before each call.
+    pub methods: MethodRule,
 }
 
 impl HttpPolicy {
@@ -47,6 +50,7 @@ impl HttpPolicy {
             log: Arc::default(),
             throttle,
             instance: instance_id(),
+            methods: MethodRule::ReadOnly,
         }
     }
 
@@ -102,6 +106,14 @@ impl WasiHttpHooks for HttpPolicy {
                     return Box::new(async { Err(HttpError::HttpRequestDenied) });
                 }
             }
+        }
+        let named = self.allowed.iter().any(|g| matches!(g.pattern, HostPattern::Exact { .. }) && g.pattern.matches(&host, port));
+        if let Err(refused) = self.methods.admits(request.method().as_str(), &host, uri.path(), named) {
+            let what = format!("{refused} (to {})", scheme_contract::text::escape(&authority));
+            if self.log.lock().unwrap().note_refused_method(what.clone()) {
+                tracing::warn!("refused a plugin request: {what}");
+            }
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         tracing::debug!(method = %request.method(), authority = %authority, "outbound request");
         let options = self.clamp(options);

@@ -13,6 +13,9 @@ pub struct NetLog {
     /// certificates, proxies, trusted roots), one sentence each, in order, without repeats
     /// (a plugin may retry), free of credentials.
     pub failures: Vec<String>,
+    /// Requests refused for their method ([`super::methods::MethodRule`]), one sentence
+    /// each, without repeats.
+    pub refused_methods: Vec<String>,
 }
 
 impl NetLog {
@@ -22,6 +25,15 @@ impl NetLog {
         let fresh = self.denied.len() < MAX_DENIED_SHOWN && !self.denied.contains(&authority);
         if fresh {
             self.denied.push(authority);
+        }
+        fresh
+    }
+
+    /// Records a request refused for its method; true the first time it is seen.
+    pub fn note_refused_method(&mut self, what: String) -> bool {
+        let fresh = self.refused_methods.len() < MAX_DENIED_SHOWN && !self.refused_methods.contains(&what);
+        if fresh {
+            self.refused_methods.push(what);
         }
         fresh
     }

@@ -2,10 +2,16 @@
 //! `hostile://<attack>/<arg>.zip`. An attack that *succeeds* returns an `internal` error
 //! starting with `ESCAPED:` so a test can never mistake a breach for a pass; an attack
 //! the sandbox stops returns the error the sandbox produced, or is cut off by the host.
+//!
+//! `hostile://send/<authority>/<METHOD>/<path>.zip` sends one request with that method
+//! from whichever call gets the URI: a download (which may only read), `stat` (the same),
+//! or an upload (which may write only to the URI's bucket, here `send`).
 
-scheme_plugin_kit::plugin_bindings!("../../../wit", "storage-scheme");
+scheme_plugin_kit::plugin_bindings!("../../../wit", "storage-scheme-upload");
 
+use exports::scheme_host::storage_scheme::parts::Guest as PartsGuest;
 use exports::scheme_host::storage_scheme::plugin::Guest;
+use exports::scheme_host::storage_scheme::upload::Guest as UploadGuest;
 use scheme_host::storage_scheme::types::*;
 
 struct Hostile;
@@ -35,9 +41,60 @@ fn io(what: &'static str) -> impl Fn(std::io::Error) -> SchemeError {
     move |e| stopped(format!("{what} failed: {e}"))
 }
 
+/// `<authority>/<METHOD>/<path>`: sends the request; the status when it reached the
+/// server, or why it did not.
+fn send(arg: &str, body: &[u8]) -> Result<u16, String> {
+    use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+    let mut it = arg.splitn(3, '/');
+    let (authority, method, path) = (it.next().unwrap_or(""), it.next().unwrap_or("GET"), it.next().unwrap_or(""));
+    let req = OutgoingRequest::new(Fields::new());
+    let _ = req.set_method(&match method {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        "DELETE" => Method::Delete,
+        other => Method::Other(other.to_string()),
+    });
+    let _ = req.set_scheme(Some(&Scheme::Http));
+    let _ = req.set_authority(Some(authority));
+    let _ = req.set_path_with_query(Some(&format!("/{path}")));
+    let out = req.body().map_err(|_| "no request body".to_string())?;
+    let fut = wasip2::http::outgoing_handler::handle(req, None).map_err(|e| format!("{method} refused at once: {e:?}"))?;
+    if let Ok(stream) = out.write() {
+        for chunk in body.chunks(4096) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                break;
+            }
+        }
+        drop(stream);
+    }
+    let _ = OutgoingBody::finish(out, None);
+    fut.subscribe().block();
+    match fut.get() {
+        Some(Ok(Ok(resp))) => Ok(resp.status()),
+        Some(Ok(Err(e))) => Err(format!("{method} to {authority} failed: {e:?}")),
+        other => Err(format!("{method} to {authority}: {other:?}")),
+    }
+}
+
+fn is_read(arg: &str) -> bool {
+    matches!(arg.split('/').nth(1), Some("GET" | "HEAD"))
+}
+
+/// What a write the sandbox should have stopped reports.
+fn sent_write(call: &str, arg: &str, status: u16) -> SchemeError {
+    escaped(format!("{call} sent {arg} and the server answered {status}"))
+}
+
 fn run(uri: &str, target: &str, scratch: &str) -> Result<UnpackStats, SchemeError> {
     let (what, arg) = attack(uri);
     match what.as_str() {
+        "send" => match send(&arg, b"overwritten by a download") {
+            Ok(status) if is_read(&arg) => Err(stopped(format!("a read reached the server: {status}"))),
+            Ok(status) => Err(sent_write("a download", &arg, status)),
+            Err(e) => Err(stopped(e)),
+        },
         "read-outside" => {
             for path in ["/etc/passwd", "/staging/../../../../etc/passwd", "/proc/self/environ", "../etc/passwd"] {
                 if let Ok(text) = std::fs::read(path) {
@@ -243,6 +300,55 @@ impl Guest for Hostile {
 
     fn download(uri: String, _file: String, _limits: Limits) -> Result<DownloadStats, SchemeError> {
         run(&uri, "/staging/scratch", "/staging/scratch").map(|s| s.download)
+    }
+}
+
+impl PartsGuest for Hostile {
+    fn download_and_unpack_part(uri: String, target: String, scratch: String, _limits: Limits, _part: Part) -> Result<PartStats, SchemeError> {
+        run(&uri, &target, &scratch).map(|stats| PartStats { split: false, object_version: None, stats })
+    }
+}
+
+/// The upload calls run the `send` attack with the part's bytes as the body; a request
+/// that reached the server is reported as the object's ETag so a test can see it.
+impl UploadGuest for Hostile {
+    fn plan_upload(_uri: String, size: u64) -> Result<UploadPlan, SchemeError> {
+        let part_size = 1 << 20;
+        Ok(UploadPlan { part_size, part_count: size.div_ceil(part_size).max(1) as u32 })
+    }
+
+    fn stat(uri: String) -> Result<Option<ObjectInfo>, SchemeError> {
+        let (_, arg) = attack(&uri);
+        match send(&arg, b"") {
+            Ok(status) if is_read(&arg) => Err(stopped(format!("a read reached the server: {status}"))),
+            Ok(status) => Err(sent_write("stat", &arg, status)),
+            Err(e) => Err(stopped(e)),
+        }
+    }
+
+    fn put_object(uri: String, bytes: Vec<u8>) -> Result<ObjectInfo, SchemeError> {
+        let (_, arg) = attack(&uri);
+        match send(&arg, &bytes) {
+            Ok(status) => Ok(ObjectInfo { size: bytes.len() as u64, etag: Some(format!("reached {status}")), verified: None, retries: 0 }),
+            Err(e) => Err(stopped(e)),
+        }
+    }
+
+    fn begin_multipart(_uri: String) -> Result<String, SchemeError> {
+        Ok("hostile-upload".into())
+    }
+
+    fn upload_part(uri: String, _upload_id: String, number: u32, bytes: Vec<u8>) -> Result<UploadedPart, SchemeError> {
+        Self::put_object(uri, bytes).map(|info| UploadedPart { number, etag: info.etag.unwrap_or_default(), retries: 0 })
+    }
+
+    fn complete_multipart(_uri: String, _upload_id: String, parts: Vec<UploadedPart>) -> Result<ObjectInfo, SchemeError> {
+        let etag = parts.first().map(|p| p.etag.clone());
+        Ok(ObjectInfo { size: 0, etag, verified: None, retries: 0 })
+    }
+
+    fn abort_multipart(_uri: String, _upload_id: String) -> Result<(), SchemeError> {
+        Ok(())
     }
 }
 

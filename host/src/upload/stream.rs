@@ -1,0 +1,206 @@
+//! The bytes of an upload as parts of a fixed size, produced on a thread of their own (a
+//! file's reader, or the packer) and taken by the uploading instances in order.
+
+use crate::error::{ErrorKind, HostError, Result};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::path::Path;
+use tokio::sync::mpsc;
+
+/// Part buffers waiting between the reader (or packer) and the uploading instances.
+const PARTS_AHEAD: usize = 1;
+
+/// The bytes to upload, as parts of a fixed size produced on a thread of their own.
+pub struct PartStream {
+    rx: mpsc::Receiver<Vec<u8>>,
+    ahead: VecDeque<Vec<u8>>,
+    producer: Option<std::thread::JoinHandle<Result<()>>>,
+    next_number: u32,
+}
+
+impl PartStream {
+    /// Reads `file` (of `size` bytes, as stat'ed) in parts of `part_size`.
+    pub fn file(file: std::fs::File, path: &Path, size: u64, part_size: usize) -> PartStream {
+        let shown = path.display().to_string();
+        PartStream::spawn(part_size, move |out| {
+            // One byte more than stat'ed, to notice a file that grew.
+            let mut reader = file.take(size.saturating_add(1));
+            let read = std::io::copy(&mut reader, out).map_err(|e| HostError::new(ErrorKind::Config, format!("cannot read {shown}: {e}")))?;
+            if read != size {
+                return Err(HostError::new(
+                    ErrorKind::Integrity,
+                    format!("{shown} changed while it was uploaded (it had {size} bytes when the upload began, then {read}{})", if read > size { " or more" } else { "" }),
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `produce` on a thread with a writer that cuts what it writes into parts.
+    pub fn spawn(part_size: usize, produce: impl FnOnce(&mut PartWriter) -> Result<()> + Send + 'static) -> PartStream {
+        let (tx, rx) = mpsc::channel(PARTS_AHEAD);
+        let producer = std::thread::spawn(move || {
+            let mut w = PartWriter { tx, part_size, buf: Vec::new() };
+            produce(&mut w)?;
+            w.finish()
+        });
+        PartStream { rx, ahead: VecDeque::new(), producer: Some(producer), next_number: 1 }
+    }
+
+    /// The next part and its 1-based number; none at the end. A failed producer's error
+    /// is returned once its parts are used up.
+    pub async fn next(&mut self) -> Result<Option<(u32, Vec<u8>)>> {
+        let part = match self.ahead.pop_front() {
+            Some(p) => Some(p),
+            None => self.rx.recv().await,
+        };
+        match part {
+            Some(p) => {
+                let n = self.next_number;
+                self.next_number += 1;
+                Ok(Some((n, p)))
+            }
+            None => {
+                self.join().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether the whole stream is at most one part: looks at most two parts ahead.
+    pub async fn is_single(&mut self) -> Result<bool> {
+        while self.ahead.len() < 2 {
+            match self.rx.recv().await {
+                Some(p) => self.ahead.push_back(p),
+                None => {
+                    self.join().await?;
+                    break;
+                }
+            }
+        }
+        Ok(self.ahead.len() <= 1)
+    }
+
+    /// Parts handed out so far.
+    pub fn parts_taken(&self) -> u32 {
+        self.next_number - 1
+    }
+
+    async fn join(&mut self) -> Result<()> {
+        let Some(handle) = self.producer.take() else { return Ok(()) };
+        match tokio::task::spawn_blocking(move || handle.join()).await {
+            Ok(Ok(r)) => r,
+            _ => Err(HostError::new(ErrorKind::Internal, "the thread reading the upload's bytes stopped unexpectedly")),
+        }
+    }
+}
+
+/// Cuts a byte stream into parts of exactly `part_size` (the last may be shorter).
+pub struct PartWriter {
+    tx: mpsc::Sender<Vec<u8>>,
+    part_size: usize,
+    buf: Vec<u8>,
+}
+
+impl PartWriter {
+    fn finish(mut self) -> Result<()> {
+        if !self.buf.is_empty() {
+            let part = std::mem::take(&mut self.buf);
+            // The uploader has stopped (and reports why) when this fails.
+            let _ = self.tx.blocking_send(part);
+        }
+        Ok(())
+    }
+}
+
+impl Write for PartWriter {
+    fn write(&mut self, mut data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len();
+        while !data.is_empty() {
+            if self.buf.capacity() == 0 {
+                self.buf.reserve_exact(self.part_size);
+            }
+            let take = (self.part_size - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == self.part_size {
+                let part = std::mem::take(&mut self.buf);
+                self.tx
+                    .blocking_send(part)
+                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))?;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn collect(mut s: PartStream) -> (bool, Vec<(u32, usize)>) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let single = s.is_single().await.unwrap();
+            let mut v = Vec::new();
+            while let Some((n, p)) = s.next().await.unwrap() {
+                v.push((n, p.len()));
+            }
+            (single, v)
+        })
+    }
+
+    #[test]
+    fn writes_are_cut_into_exact_parts() {
+        let s = PartStream::spawn(10, |w| {
+            for chunk in [3usize, 9, 1, 20, 2] {
+                w.write_all(&vec![7u8; chunk]).unwrap();
+            }
+            Ok(())
+        });
+        assert_eq!(collect(s), (false, vec![(1, 10), (2, 10), (3, 10), (4, 5)]));
+        assert_eq!(collect(PartStream::spawn(10, |w| Ok(w.write_all(&[1; 10]).unwrap()))), (true, vec![(1, 10)]));
+        assert_eq!(collect(PartStream::spawn(10, |_| Ok(()))), (true, vec![]));
+    }
+
+    #[test]
+    fn a_failed_producer_fails_the_stream_after_its_parts() {
+        let mut s = PartStream::spawn(4, |w| {
+            w.write_all(&[0; 6]).unwrap();
+            Err(HostError::new(ErrorKind::Integrity, "torn"))
+        });
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            assert_eq!(s.next().await.unwrap().map(|(n, p)| (n, p.len())), Some((1, 4)));
+            assert_eq!(s.next().await.unwrap_err().message, "torn");
+        });
+    }
+
+    #[test]
+    fn a_file_that_grows_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![1u8; 25]).unwrap();
+        let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 25, 10);
+        assert_eq!(collect(s), (false, vec![(1, 10), (2, 10), (3, 5)]));
+        let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 20, 10);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let e = rt.block_on(async move {
+            let mut s = s;
+            loop {
+                match s.next().await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("a grown file must fail"),
+                    Err(e) => break e,
+                }
+            }
+        });
+        assert_eq!(e.kind, ErrorKind::Integrity);
+        assert!(e.message.contains("changed while it was uploaded"), "{}", e.message);
+    }
+}
