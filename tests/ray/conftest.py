@@ -6,6 +6,8 @@ Needs (nothing is skipped: a missing piece stops the run with a message):
   SCHEME_HOST_WHEEL       the ray-scheme-host platform wheel (default: the one in <repo>/dist/python,
                           from `cargo xtask dist`); it carries scheme-host and its plugins,
                           and the nodes use those unless the two variables below say otherwise
+                          (test_publish_uploads needs a scheme-host with `upload` and
+                          `pack-and-upload`)
   OBS_SERVER_BIN          the OBS test server      (default: <repo>/target/release/obs-server)
   SCHEME_HOST_BIN         optional: another scheme-host binary
   SCHEME_HOST_PLUGIN_DIR  optional: another plugin directory
@@ -25,8 +27,17 @@ import stack as stack_mod  # noqa: E402
 
 # The releases this suite is meant for; `cargo xtask test` runs it on each, in its own venv.
 RAY_VERSIONS_FILE = stack_mod.REPO / "requirements" / "ray-versions.txt"
-# Modules run in this order: the last one adds a node without the integration.
-MODULE_ORDER = ["test_plugin_fields", "test_literal_uris", "test_no_secrets", "test_node_without_integration"]
+# Modules run in this order: test_s3_routing adds (and stops) a node with the s3 opt-in,
+# test_no_secrets then scans every node's files, the last one adds a node without the
+# integration.
+MODULE_ORDER = [
+    "test_plugin_fields",
+    "test_literal_uris",
+    "test_publish_uploads",
+    "test_s3_routing",
+    "test_no_secrets",
+    "test_node_without_integration",
+]
 
 
 def binary(env_name: str, default: Path) -> str:

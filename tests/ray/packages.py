@@ -69,6 +69,27 @@ main()
 '''
 
 
+# An entrypoint that needs no Ray: what the job's working directory holds, as seen by the
+# process the job runs (for the tests of where a package was fetched and by whom). Printed,
+# and also written to $WHEREAMI_OUT if set: Ray serves the logs of a job whose entrypoint
+# runs on another node than the head only from that node.
+WHEREAMI_PY = r'''
+import json
+import os
+import sys
+
+files = sorted(os.path.relpath(os.path.join(d, f), ".") for d, _, fs in os.walk(".") for f in fs)
+imported = {}
+for name in sys.argv[1:]:
+    imported[name] = __import__(name).VALUE
+line = "RESULT " + json.dumps({"cwd": os.getcwd(), "data": open("data.txt").read().strip(), "files": files, "imported": imported})
+if os.environ.get("WHEREAMI_OUT"):
+    with open(os.environ["WHEREAMI_OUT"], "w") as f:
+        f.write(line + "\n")
+print(line, flush=True)
+'''
+
+
 def _zip(path: Path, entries: Dict[str, str]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in entries.items():
@@ -107,5 +128,7 @@ def build(out: Path, token: str) -> Dict[str, Path]:
         "libs/mods.zip": _zip(out / "mods.zip", {"mods/mymod/__init__.py": f"VALUE = 'mymod-{token}'\n"}),
         "libs/extra.zip": _zip(out / "extra.zip", {"extra/extramod/__init__.py": f"VALUE = 'extramod-{token}'\n"}),
         "libs/wheelmod-1.0-py3-none-any.whl": _wheel(out, "wheelmod", "1.0", {"wheelmod/__init__.py": f"VALUE = 'wheelmod-{token}'\n"}),
+        # A plain s3:// working_dir (Ray's own scheme) for the opt-in routing through scheme-host.
+        "jobs/s3-app.zip": _zip(out / "s3-app.zip", {"s3app/whereami.py": WHEREAMI_PY, "s3app/data.txt": f"s3-data-{token}\n"}),
     }
     return files

@@ -53,6 +53,7 @@ class Stack:
     uris: Dict[str, str]
     head: harness.Node
     node2: Optional[harness.Node]
+    store_endpoint: str
     submitted: List[str] = field(default_factory=list)
 
     def uri(self, key: str) -> str:
@@ -104,13 +105,38 @@ class Stack:
         a readable name before), from Ray's own function in an interpreter with the shim."""
         return self.run_client_script(RAYS_PACKAGE_DIR, uri).strip().splitlines()[-1]
 
-    def run_client_script(self, code: str, *args: str, timeout: float = 120) -> str:
+    def run_client_script(self, code: str, *args: str, timeout: float = 120, env: Optional[Dict[str, str]] = None) -> str:
         """Runs `code` in a fresh interpreter, as a user's own script would (so the literal-URI
-        shim is loaded by the .pth like on any enabled machine). Returns its stdout."""
-        done = subprocess.run([PY, "-c", code, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        shim is loaded by the .pth like on any enabled machine), with `env` added to the
+        stack's environment. Returns its stdout."""
+        done = self.client_process([PY, "-c", code, *args], timeout=timeout, env=env)
         if done.returncode != 0:
             raise AssertionError(f"client script failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-6000:]}")
         return done.stdout
+
+    def client_process(self, argv: List[str], timeout: float = 120, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+        """Runs a command of this venv (a script, `ray job submit`) on the submitting side."""
+        return subprocess.run(argv, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+
+    def enable(self, *args: str) -> str:
+        """The documented operator command, as the tests' machine runs it (`enable`,
+        `enable --schemes obs,s3`); Ray processes started afterwards pick it up."""
+        return run([PY, "-m", "ray_scheme_host", "enable", *args], env=self.env)
+
+    def status(self) -> dict:
+        return json.loads(run([PY, "-m", "ray_scheme_host", "status", "--json"], env=self.env))
+
+    def add_node(self, name: str) -> harness.Node:
+        """One more node on this machine, started with the stack's environment, once its
+        runtime_env agent has recorded itself (the cluster check counts every alive node)."""
+        node = self.cluster.start_worker(name, {name: 1})
+        self.cluster.wait_for(node)
+        wait_for_agent_records(self.cluster.gcs_address, [node])
+        return node
+
+    def stored_keys(self, bucket: str = BUCKET) -> List[str]:
+        """The object keys the test server holds in `bucket` (its admin API)."""
+        return harness.http_json(f"{self.store_endpoint}/__admin/objects/{bucket}")["keys"]
 
 
 def run(cmd: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 300) -> str:
@@ -291,6 +317,7 @@ def running_stack(
             uris={key: f"obs://{BUCKET}/{key}" for key in objects},
             head=head,
             node2=node2,
+            store_endpoint=server["endpoint"],
         )
     finally:
         if cluster is not None:

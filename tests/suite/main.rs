@@ -13,6 +13,7 @@ mod s3;
 mod sandbox;
 mod throttling;
 mod tls;
+mod upload;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_scheme-host");
 

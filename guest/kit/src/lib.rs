@@ -1,8 +1,9 @@
 //! The plugin-side library every storage-scheme plugin builds on.
 //!
 //! Pure logic (errors, limits, archive validation and extraction, retry policy, the
-//! download engine and the operations of a bucket-and-key store) compiles and is tested
-//! natively; only `http::wasi` touches WASI imports. A store plugin adds its URI rules,
+//! download engine, the retried exchanges of uploads, and the operations of a
+//! bucket-and-key store) compiles and is tested natively; only `http::wasi` touches WASI
+//! imports. A store plugin adds its URI rules,
 //! credential sources, endpoint, signing and error codes ([`ops::Remote`]), and exports it
 //! all with [`plugin_bindings!`] and [`plugin_exports!`].
 

@@ -26,7 +26,14 @@ fn classify(code: &str) -> Option<(ErrorKind, Option<&'static str>)> {
             (Network, Some("the bucket lives in another region: set OBS_ENDPOINT to that region's endpoint"))
         }
         "InvalidRange" => (Integrity, Some("the object is shorter than expected; it may have been replaced")),
-        "SlowDown" | "ServiceUnavailable" | "InternalError" | "TooManyRequests" | "RequestTimeout" => (Network, None),
+        "SlowDown" | "ServiceUnavailable" | "InternalError" | "TooManyRequests" | "RequestTimeout" | "IncompleteBody" => (Network, None),
+        // Uploads.
+        "BadDigest" => (Integrity, Some("the bytes OBS received are not the bytes sent (their Content-MD5 differs)")),
+        "InvalidPart" => (Integrity, Some("a part OBS holds is not the one the part list names; upload again")),
+        "NoSuchUpload" => (NotFound, Some("the multipart upload was completed or aborted meanwhile; upload again")),
+        "EntityTooLarge" | "EntityTooSmall" => (LimitExceeded, None),
+        "KeyTooLongError" => (InvalidUri, None),
+        "InvalidDigest" | "InvalidPartOrder" | "MalformedXML" | "MissingContentLength" => (Internal, None),
         _ => return None,
     })
 }
@@ -86,6 +93,12 @@ mod tests {
             (301, "PermanentRedirect", ErrorKind::Network),
             (503, "SlowDown", ErrorKind::Network),
             (416, "InvalidRange", ErrorKind::Integrity),
+            (400, "BadDigest", ErrorKind::Integrity),
+            (400, "InvalidPart", ErrorKind::Integrity),
+            (404, "NoSuchUpload", ErrorKind::NotFound),
+            (400, "EntityTooSmall", ErrorKind::LimitExceeded),
+            (400, "EntityTooLarge", ErrorKind::LimitExceeded),
+            (400, "InvalidPartOrder", ErrorKind::Internal),
             (403, "SomethingNew", ErrorKind::AccessDenied),
             (400, "SomethingNew", ErrorKind::Internal),
         ] {

@@ -1,9 +1,10 @@
-//! The plugin's operations: the kit's, on an [`ObsUri`] (see `remote.rs` for how they
-//! reach it). Generic over the network and the environment, so whole calls (credentials,
-//! signing, download, unpack) run natively in tests.
+//! The plugin's operations: the kit's, on an [`ObsUri`](crate::uri::ObsUri) (see
+//! `remote.rs` for how they reach it). Generic over the network and the environment, so
+//! whole calls (credentials, signing, download, unpack, upload) run natively in tests.
 
 pub use scheme_plugin_kit::ops::{
-    download_and_unpack, download_and_unpack_part, download_to_file, Call, DownloadStats, Part, PartOutcome, Progress, UnpackStats,
+    abort_multipart, begin_multipart, complete_multipart, download_and_unpack, download_and_unpack_part, download_to_file, plan_upload, put_object, stat,
+    upload_part, Call, DownloadStats, ObjectInfo, Part, PartOutcome, Progress, UnpackStats, UploadPlan, UploadedPart,
 };
 pub use scheme_plugin_kit::Phase;
 

@@ -171,3 +171,116 @@ fn secrets_echoed_into_an_archive_never_reach_the_error() {
     assert!(!e.message.contains(AK) && !e.message.contains(token), "{}", e.message);
     assert!(e.message.contains("(redacted)"), "{}", e.message);
 }
+
+mod upload {
+    //! The kit's upload promises on an OBS URI, and OBS's own part: every request signed
+    //! with its Content-MD5, Content-Type and sub-resources in the string to sign.
+
+    use scheme_plugin_kit::http::testing::{FakeTransport, Reply};
+    use scheme_plugin_kit::http::Request;
+    use scheme_plugin_kit::ops::testing::upload_promises::{self as promises, UPLOAD_ID};
+    use scheme_plugin_kit::test_call;
+    use scheme_plugin_kit::ErrorKind;
+
+    use super::{env, AK, SK};
+    use crate::ops::*;
+    use crate::remote::UPLOAD_LIMITS;
+    use crate::sign::{authorization, SignatureType};
+    use crate::uri::ObsUri;
+
+    const DATE: &str = "Tue, 15 Oct 2024 07:20:09 GMT";
+
+    fn uri() -> ObsUri {
+        ObsUri::parse("obs://ray-jobs/my dir/pkg.zip").unwrap()
+    }
+
+    /// The request carries `Date` and the signature of exactly `string_to_sign`.
+    fn signed(req: &Request, string_to_sign: &str) {
+        assert_eq!(req.header("date"), Some(DATE));
+        assert_eq!(req.header("authorization"), Some(authorization(SignatureType::Obs, AK, SK, string_to_sign).as_str()), "{string_to_sign:?}");
+    }
+
+    #[test]
+    fn a_put_is_signed_with_its_md5_and_type() {
+        let u = uri();
+        let req = promises::a_put_sends_md5_and_checks_the_etag(&env(), |c, b| put_object(c, &u, b.into()));
+        assert_eq!(req.url(), "http://127.0.0.1:9000/ray-jobs/my%20dir/pkg.zip");
+        let md5 = req.header("content-md5").unwrap();
+        signed(&req, &format!("PUT\n{md5}\napplication/zip\n{DATE}\n/ray-jobs/my%20dir/pkg.zip"));
+    }
+
+    #[test]
+    fn multipart_requests_sign_their_sub_resources() {
+        let (u, e) = (uri(), env());
+        let begin = promises::beginning_returns_the_upload_id(&e, |c| begin_multipart(c, &u));
+        signed(&begin, &format!("POST\n\napplication/zip\n{DATE}\n/ray-jobs/my%20dir/pkg.zip?uploads"));
+
+        let attempts = promises::a_part_is_retried_whole(&e, |c, id, n, b| upload_part(c, &u, id, n, b.into()));
+        for a in &attempts {
+            let md5 = a.header("content-md5").unwrap();
+            // Sub-resources sorted, their values raw (the URL carries them encoded).
+            signed(a, &format!("PUT\n{md5}\n\n{DATE}\n/ray-jobs/my%20dir/pkg.zip?partNumber=3&uploadId={UPLOAD_ID}"));
+        }
+
+        let done = promises::completion_reads_errors_sent_after_200(&e, |c, id, p| complete_multipart(c, &u, id, p));
+        signed(&done[0], &format!("POST\n\napplication/xml\n{DATE}\n/ray-jobs/my%20dir/pkg.zip?uploadId={UPLOAD_ID}"));
+
+        let abort = promises::aborting_a_gone_upload_is_done(&e, |c, id| abort_multipart(c, &u, id));
+        signed(&abort, &format!("DELETE\n\n\n{DATE}\n/ray-jobs/my%20dir/pkg.zip?uploadId={UPLOAD_ID}"));
+    }
+
+    #[test]
+    fn virtual_hosted_uploads_sign_the_same_resource() {
+        let e = env().var(super::s::OBS_ENDPOINT, "https://obs.cn-north-4.myhuaweicloud.com");
+        let u = uri();
+        let mut t = FakeTransport::new(vec![Reply::ok(204, &[], b"")]);
+        abort_multipart(test_call!(&e, &mut t), &u, "id+1").unwrap();
+        let req = &t.requests[0];
+        assert_eq!(req.url(), "https://ray-jobs.obs.cn-north-4.myhuaweicloud.com/my%20dir/pkg.zip?uploadId=id%2B1");
+        signed(req, &format!("DELETE\n\n\n{DATE}\n/ray-jobs/my%20dir/pkg.zip?uploadId=id+1"));
+    }
+
+    #[test]
+    fn stat_reads_obs_error_headers() {
+        let u = uri();
+        let mut t = FakeTransport::new(vec![Reply::ok(200, &[("Content-Length", "5"), ("ETag", "\"e\"")], b"")]);
+        let info = stat(test_call!(&env(), &mut t), &u).unwrap().unwrap();
+        assert_eq!((info.size, info.etag.as_deref()), (5, Some("\"e\"")));
+        signed(&t.requests[0], &format!("HEAD\n\n\n{DATE}\n/ray-jobs/my%20dir/pkg.zip"));
+        let mut t = FakeTransport::new(vec![Reply::ok(404, &[("x-obs-error-code", "NoSuchKey")], b"")]);
+        assert_eq!(stat(test_call!(&env(), &mut t), &u).unwrap(), None);
+        let mut t = FakeTransport::new(vec![Reply::ok(404, &[("x-obs-error-code", "NoSuchBucket"), ("x-obs-request-id", "R9")], b"")]);
+        let e = stat(test_call!(&env(), &mut t), &u).unwrap_err();
+        assert_eq!((e.kind, e.request_id.as_deref()), (ErrorKind::NotFound, Some("R9")));
+    }
+
+    #[test]
+    fn plans_follow_obs_limits() {
+        let u = uri();
+        assert_eq!(plan_upload(&u, 1 << 20).unwrap(), UploadPlan { part_size: 1 << 20, part_count: 1 });
+        assert_eq!(plan_upload(&u, 100 << 20).unwrap(), UploadPlan { part_size: 8 << 20, part_count: 13 });
+        // OBS holds objects up to 10,000 parts of 5 GiB, more than S3's 5 TiB.
+        let most = UPLOAD_LIMITS.max_object_size;
+        assert_eq!(plan_upload(&u, most).unwrap(), UploadPlan { part_size: 5 << 30, part_count: 10_000 });
+        assert!(plan_upload(&u, 6 << 40).is_ok());
+        let e = plan_upload(&u, most + 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::LimitExceeded);
+        assert!(e.message.contains("bucket ray-jobs, key my dir/pkg.zip"), "{}", e.message);
+    }
+
+    #[test]
+    fn credentials_never_reach_an_upload_error() {
+        let token = "TOKENechoedBackByAHostileServer0001";
+        let e = env().var(super::s::OBS_SECURITY_TOKEN, token);
+        let echo = format!("<Error><Code>InvalidPart</Code><Message>{AK} {token}</Message><RequestId>{AK}</RequestId></Error>");
+        let mut t = FakeTransport::new(vec![Reply::ok(400, &[], echo.as_bytes())]);
+        let parts = vec![UploadedPart { number: 1, size: 1, etag: "\"e\"".into(), retries: 0 }];
+        let err = complete_multipart(test_call!(&e, &mut t), &uri(), UPLOAD_ID, parts).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Integrity);
+        for text in [err.message.as_str(), err.request_id.as_deref().unwrap()] {
+            assert!(!text.contains(AK) && !text.contains(token), "{text}");
+        }
+        // The token is an x-obs- header: signed with the rest.
+        assert_eq!(t.requests[0].header("x-obs-security-token"), Some(token));
+    }
+}

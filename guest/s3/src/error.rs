@@ -28,7 +28,14 @@ fn classify(code: &str) -> Option<(ErrorKind, Option<&'static str>)> {
         "NotImplemented" => (Unsupported, None),
         "InvalidRange" => (Integrity, Some("the object is shorter than expected; it may have been replaced")),
         "PreconditionFailed" => (Integrity, Some("the object changed while it was being downloaded; try again")),
-        "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout" | "TooManyRequests" | "Busy" => (Network, None),
+        "SlowDown" | "ServiceUnavailable" | "InternalError" | "RequestTimeout" | "TooManyRequests" | "Busy" | "IncompleteBody" => (Network, None),
+        // Uploads.
+        "BadDigest" | "XAmzContentSHA256Mismatch" => (Integrity, Some("the bytes S3 received are not the bytes sent (their checksum differs)")),
+        "InvalidPart" => (Integrity, Some("a part S3 holds is not the one the part list names; upload again")),
+        "NoSuchUpload" => (NotFound, Some("the multipart upload was completed or aborted meanwhile; upload again")),
+        "EntityTooLarge" | "EntityTooSmall" => (LimitExceeded, None),
+        "KeyTooLongError" => (InvalidUri, None),
+        "InvalidDigest" | "InvalidPartOrder" | "MalformedXML" | "MissingContentLength" => (Internal, None),
         _ => return None,
     })
 }
@@ -72,6 +79,13 @@ mod tests {
             (403, "InvalidObjectState", ErrorKind::Unsupported),
             (503, "SlowDown", ErrorKind::Network),
             (416, "InvalidRange", ErrorKind::Integrity),
+            (400, "BadDigest", ErrorKind::Integrity),
+            (400, "XAmzContentSHA256Mismatch", ErrorKind::Integrity),
+            (400, "InvalidPart", ErrorKind::Integrity),
+            (404, "NoSuchUpload", ErrorKind::NotFound),
+            (400, "EntityTooSmall", ErrorKind::LimitExceeded),
+            (400, "EntityTooLarge", ErrorKind::LimitExceeded),
+            (400, "InvalidPartOrder", ErrorKind::Internal),
             (403, "SomethingNew", ErrorKind::AccessDenied),
             (400, "SomethingNew", ErrorKind::Internal),
         ] {

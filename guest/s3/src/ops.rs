@@ -1,13 +1,14 @@
 //! The plugin's operations: the kit's, on an [`S3Object`] (see `remote.rs`), each tried once
 //! more in the bucket's own region when S3 answers that it is elsewhere (a `301
 //! PermanentRedirect`, an `AuthorizationHeaderMalformed` naming the region, or any refusal
-//! whose `x-amz-bucket-region` differs), as botocore's region redirector does.
+//! whose `x-amz-bucket-region` differs), as botocore's region redirector does. Uploads too:
+//! a wrong region is refused before anything is stored.
 
 use std::path::Path;
 
-use scheme_plugin_kit::http::Transport;
+use scheme_plugin_kit::http::{RequestBody, Transport};
 use scheme_plugin_kit::ops;
-pub use scheme_plugin_kit::ops::{Call, DownloadStats, Part, PartOutcome, Progress, UnpackStats};
+pub use scheme_plugin_kit::ops::{Call, DownloadStats, ObjectInfo, Part, PartOutcome, Progress, UnpackStats, UploadPlan, UploadedPart};
 use scheme_plugin_kit::retry::Sleeper;
 pub use scheme_plugin_kit::Phase;
 use scheme_plugin_kit::Result;
@@ -21,8 +22,9 @@ use crate::uri::S3Uri;
 enum Writes<'p> {
     /// A file it creates afresh, or a tree only it writes: the retry needs it empty.
     Own(Option<&'p Path>),
-    /// Its share of a tree other parts write too: a wrong region is the answer to a part's
-    /// first request, before it wrote anything, so the retry needs nothing cleared.
+    /// Its share of a tree other parts write too, or nothing local at all (an upload): a
+    /// wrong region is the answer to the first request, before anything was written or
+    /// stored, so the retry needs nothing cleared.
     Shared,
 }
 
@@ -63,6 +65,41 @@ pub fn download_to_file<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri
 /// The share of `part` of the package (WIT `parts`).
 pub fn download_and_unpack_part<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &S3Uri, target: &Path, scratch: &Path, part: Part) -> Result<PartOutcome> {
     in_bucket_region(call, uri, Writes::Shared, |c, o| ops::download_and_unpack_part(c, o, target, scratch, part))
+}
+
+/// How `size` bytes go up to `uri` (no I/O).
+pub fn plan_upload(uri: &S3Uri, size: u64) -> Result<UploadPlan> {
+    ops::plan_upload(&S3Object::new(uri, None), size)
+}
+
+/// What S3 holds at `uri` (one HEAD); `None` when there is nothing.
+pub fn stat<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &S3Uri) -> Result<Option<ObjectInfo>> {
+    in_bucket_region(call, uri, Writes::Shared, |c, o| ops::stat(c, o))
+}
+
+/// Stores `bytes` as the whole object.
+pub fn put_object<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &S3Uri, bytes: RequestBody) -> Result<ObjectInfo> {
+    in_bucket_region(call, uri, Writes::Shared, |c, o| ops::put_object(c, o, bytes.clone()))
+}
+
+/// Starts a multipart upload; returns S3's upload id.
+pub fn begin_multipart<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &S3Uri) -> Result<String> {
+    in_bucket_region(call, uri, Writes::Shared, |c, o| ops::begin_multipart(c, o))
+}
+
+/// Uploads part `number` (1-based).
+pub fn upload_part<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &S3Uri, upload_id: &str, number: u32, bytes: RequestBody) -> Result<UploadedPart> {
+    in_bucket_region(call, uri, Writes::Shared, |c, o| ops::upload_part(c, o, upload_id, number, bytes.clone()))
+}
+
+/// Completes the upload from `parts`.
+pub fn complete_multipart<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &S3Uri, upload_id: &str, parts: Vec<UploadedPart>) -> Result<ObjectInfo> {
+    in_bucket_region(call, uri, Writes::Shared, |c, o| ops::complete_multipart(c, o, upload_id, parts.clone()))
+}
+
+/// Aborts the upload so S3 drops its parts.
+pub fn abort_multipart<T: Transport, Z: Sleeper>(call: &mut Call<'_, T, Z>, uri: &S3Uri, upload_id: &str) -> Result<()> {
+    in_bucket_region(call, uri, Writes::Shared, |c, o| ops::abort_multipart(c, o, upload_id))
 }
 
 /// The hosts `info()` declares: AWS's, the configured endpoints, the metadata service.

@@ -222,3 +222,143 @@ fn secrets_echoed_into_an_archive_never_reach_the_error() {
 fn declared_hosts() {
     assert_eq!(network_hosts(), vec!["*.amazonaws.com", "*.amazonaws.com.cn", "env:AWS_ENDPOINT_URL_S3", "env:AWS_ENDPOINT_URL", "169.254.169.254:80"]);
 }
+
+mod upload {
+    //! The kit's upload promises on an S3 URI, and S3's own part: SigV4 over every request
+    //! with the payload botocore would sign, and uploads that follow the bucket's region.
+
+    use scheme_plugin_kit::http::testing::{FakeTransport, Reply};
+    use scheme_plugin_kit::http::{Request, RequestBody};
+    use scheme_plugin_kit::ops::testing::upload_promises::{self as promises, UPLOAD_ID};
+    use scheme_plugin_kit::test_call;
+    use scheme_plugin_kit::ErrorKind;
+
+    use super::{env, AK, SK, TOKEN};
+    use crate::ops::*;
+    use crate::settings as s;
+    use crate::sign::{Payload, Signer, EMPTY_SHA256, UNSIGNED_PAYLOAD};
+    use crate::uri::S3Uri;
+    use scheme_plugin_kit::env::MapEnv;
+    use scheme_plugin_kit::time::parse_rfc3339;
+
+    const AMZ_DATE: &str = "20241015T072009Z";
+
+    fn uri() -> S3Uri {
+        S3Uri::parse("s3://ray-jobs/my dir/pkg.zip").unwrap()
+    }
+
+    /// Credentials and the clock, on AWS's own endpoints.
+    fn aws() -> MapEnv {
+        MapEnv::new().var(s::AWS_ACCESS_KEY_ID, AK).var(s::AWS_SECRET_ACCESS_KEY, SK).at(parse_rfc3339("2024-10-15T07:20:09Z").unwrap())
+    }
+
+    /// `req` is signed as an independent signing of the same request with `payload`, in
+    /// `region`, with the SignedHeaders `signed_headers`.
+    fn signed(req: &Request, region: &str, token: Option<&str>, payload: &Payload, signed_headers: &str) {
+        let mut again = Request::new(req.method, req.scheme, req.authority.clone(), req.path_and_query.clone());
+        for (k, v) in req.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("authorization")) {
+            again.set_header(k, v.clone());
+        }
+        Signer { access_key: AK, secret_key: SK, session_token: token, region }.sign(&mut again, AMZ_DATE, payload);
+        let auth = req.header("authorization").unwrap();
+        assert_eq!(Some(auth), again.header("authorization"), "{} {}", req.method.as_str(), req.path_and_query);
+        assert!(auth.contains(&format!("SignedHeaders={signed_headers},")), "{auth}");
+    }
+
+    fn hashed(req: &Request) -> Payload {
+        let p = Payload::of_body(req.body.as_ref().map(RequestBody::as_slice).unwrap_or_default());
+        if let Payload::Sha256(h) = &p {
+            assert_eq!(req.header("x-amz-content-sha256"), Some(h.as_str()));
+        }
+        p
+    }
+
+    #[test]
+    fn over_plain_http_every_body_is_hashed_into_the_signature() {
+        let (u, e) = (uri(), env());
+        let put = promises::a_put_sends_md5_and_checks_the_etag(&e, |c, b| put_object(c, &u, b.into()));
+        assert_eq!(put.url(), "http://127.0.0.1:9000/ray-jobs/my%20dir/pkg.zip");
+        signed(&put, "us-east-1", None, &hashed(&put), "content-length;content-md5;content-type;host;x-amz-content-sha256;x-amz-date");
+
+        let begin = promises::beginning_returns_the_upload_id(&e, |c| begin_multipart(c, &u));
+        assert_eq!(begin.header("x-amz-content-sha256"), Some(EMPTY_SHA256));
+        signed(&begin, "us-east-1", None, &Payload::Empty, "content-length;content-type;host;x-amz-content-sha256;x-amz-date");
+
+        for a in promises::a_part_is_retried_whole(&e, |c, id, n, b| upload_part(c, &u, id, n, b.into())) {
+            assert_eq!(a.path_and_query, "/ray-jobs/my%20dir/pkg.zip?partNumber=3&uploadId=2~Up%2Fload%2BId%3D");
+            signed(&a, "us-east-1", None, &hashed(&a), "content-length;content-md5;host;x-amz-content-sha256;x-amz-date");
+        }
+
+        let done = promises::completion_reads_errors_sent_after_200(&e, |c, id, p| complete_multipart(c, &u, id, p));
+        signed(&done[0], "us-east-1", None, &hashed(&done[0]), "content-length;content-type;host;x-amz-content-sha256;x-amz-date");
+
+        let abort = promises::aborting_a_gone_upload_is_done(&e, |c, id| abort_multipart(c, &u, id));
+        signed(&abort, "us-east-1", None, &Payload::Empty, "host;x-amz-content-sha256;x-amz-date");
+    }
+
+    #[test]
+    fn over_tls_streamed_bodies_with_an_md5_go_unsigned_as_with_botocore() {
+        let e = aws().var(s::AWS_SESSION_TOKEN, TOKEN).var(s::AWS_REGION, "eu-west-1");
+        let u = uri();
+        let bytes = b"part bytes".to_vec();
+        let etag = format!("\"{}\"", scheme_plugin_kit::ops::upload::digest::Md5Digest::of(&bytes).hex());
+        let mut t = FakeTransport::new(vec![Reply::ok(200, &[("ETag", &etag)], b"")]);
+        upload_part(test_call!(&e, &mut t), &u, UPLOAD_ID, 1, bytes.into()).unwrap();
+        let part = &t.requests[0];
+        assert_eq!(part.url(), "https://ray-jobs.s3.eu-west-1.amazonaws.com/my%20dir/pkg.zip?partNumber=1&uploadId=2~Up%2Fload%2BId%3D");
+        assert_eq!(part.header("x-amz-content-sha256"), Some(UNSIGNED_PAYLOAD));
+        signed(part, "eu-west-1", Some(TOKEN), &Payload::Unsigned, "content-length;content-md5;host;x-amz-content-sha256;x-amz-date;x-amz-security-token");
+
+        // The part list is no stream: hashed even over TLS.
+        let done = b"<CompleteMultipartUploadResult><ETag>\"e-1\"</ETag></CompleteMultipartUploadResult>";
+        let mut t = FakeTransport::new(vec![Reply::ok(200, &[], done), Reply::ok(200, &[("Content-Length", "10"), ("ETag", "\"e-1\"")], b"")]);
+        let parts = vec![UploadedPart { number: 1, size: 1, etag, retries: 0 }];
+        complete_multipart(test_call!(&e, &mut t), &u, UPLOAD_ID, parts).unwrap();
+        let complete = &t.requests[0];
+        signed(complete, "eu-west-1", Some(TOKEN), &hashed(complete), "content-length;content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token");
+        assert!(complete.header("x-amz-checksum-mode").is_none(), "a download's own header stays with downloads");
+    }
+
+    #[test]
+    fn an_upload_to_a_bucket_in_another_region_goes_there() {
+        let e = aws().var(s::AWS_REGION, "us-east-1");
+        let bytes = b"zip".to_vec();
+        let etag = format!("\"{}\"", scheme_plugin_kit::ops::upload::digest::Md5Digest::of(&bytes).hex());
+        let moved = b"<Error><Code>PermanentRedirect</Code><Message>elsewhere</Message></Error>";
+        let mut t = FakeTransport::new(vec![Reply::ok(301, &[("x-amz-bucket-region", "eu-west-1")], moved), Reply::ok(200, &[("ETag", &etag)], b"")]);
+        let info = put_object(test_call!(&e, &mut t), &uri(), bytes.clone().into()).unwrap();
+        assert_eq!((info.verified.as_deref(), info.size), (Some("md5"), 3));
+        assert_eq!(t.requests[1].authority, "ray-jobs.s3.eu-west-1.amazonaws.com");
+        assert_eq!(t.requests[1].body.as_ref().unwrap().as_slice(), &bytes[..], "the same bytes, not a copy lost on the way");
+        assert!(t.requests[1].header("authorization").unwrap().contains("/eu-west-1/s3/aws4_request"));
+    }
+
+    #[test]
+    fn s3_refusals_of_uploads_are_typed() {
+        let u = uri();
+        for (status, code, kind) in [
+            (400, "XAmzContentSHA256Mismatch", ErrorKind::Integrity),
+            (400, "EntityTooSmall", ErrorKind::LimitExceeded),
+            (404, "NoSuchUpload", ErrorKind::NotFound),
+            (403, "SignatureDoesNotMatch", ErrorKind::BadCredentials),
+            (400, "InvalidPartOrder", ErrorKind::Internal),
+        ] {
+            let body = format!("<Error><Code>{code}</Code><RequestId>RQ</RequestId></Error>");
+            let mut t = FakeTransport::new(vec![Reply::ok(status, &[], body.as_bytes())]);
+            let parts = vec![UploadedPart { number: 1, size: 1, etag: "\"e\"".into(), retries: 0 }];
+            let err = complete_multipart(test_call!(&env(), &mut t), &u, UPLOAD_ID, parts).unwrap_err();
+            assert_eq!((err.kind, err.store_code.as_deref(), err.request_id.as_deref(), err.http_status), (kind, Some(code), Some("RQ"), Some(status)), "{code}");
+            assert_eq!(t.requests.len(), 1, "{code} is not retried");
+        }
+    }
+
+    #[test]
+    fn plans_follow_s3_limits() {
+        let u = uri();
+        assert_eq!(plan_upload(&u, 8 << 20).unwrap(), UploadPlan { part_size: 8 << 20, part_count: 1 });
+        let most = crate::remote::UPLOAD_LIMITS.max_object_size;
+        let p = plan_upload(&u, most).unwrap();
+        assert!(p.part_count <= 10_000 && p.part_size <= 5 << 30, "{p:?}");
+        assert_eq!(plan_upload(&u, most + 1).unwrap_err().kind, ErrorKind::LimitExceeded);
+    }
+}

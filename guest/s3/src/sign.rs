@@ -8,7 +8,7 @@
 
 use hmac::{Hmac, Mac};
 use scheme_plugin_kit::encode::encode_component;
-use scheme_plugin_kit::http::{Request, Scheme};
+use scheme_plugin_kit::http::{Method, Request, Scheme};
 use sha2::{Digest, Sha256};
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -48,7 +48,21 @@ impl Payload {
         Payload::Sha256(hex::encode(Sha256::digest(body)))
     }
 
-    fn hash(&self) -> &str {
+    /// What botocore's `S3SigV4Auth` signs for `req`: no body, the empty body's hash; the
+    /// streamed body of a PUT (PutObject, UploadPart) that carries `Content-MD5`, over
+    /// https, unsigned (TLS and the MD5 protect it, and hashing gigabytes twice is waste);
+    /// any other body, its SHA-256 (always over plain http, where the signature is all that
+    /// protects it).
+    pub fn for_request(req: &Request) -> Payload {
+        match &req.body {
+            None => Payload::Empty,
+            Some(_) if req.scheme == Scheme::Https && req.method == Method::Put && req.header("content-md5").is_some() => Payload::Unsigned,
+            Some(body) => Payload::of_body(body.as_slice()),
+        }
+    }
+
+    /// What `x-amz-content-sha256` says and the canonical request ends with.
+    pub fn hash(&self) -> &str {
         match self {
             Payload::Empty => EMPTY_SHA256,
             Payload::Unsigned => UNSIGNED_PAYLOAD,
@@ -250,6 +264,27 @@ mod tests {
         let anon_token = Signer { session_token: None, ..signer };
         anon_token.sign(&mut req, "20240101T000001Z", &Payload::Unsigned);
         assert_eq!((req.header("x-amz-security-token"), req.header("x-amz-content-sha256")), (None, Some(UNSIGNED_PAYLOAD)));
+    }
+
+    #[test]
+    fn the_payload_is_signed_as_botocore_decides() {
+        use scheme_plugin_kit::http::RequestBody;
+        let body = || RequestBody::from(b"hello, world\n".to_vec());
+        let hashed = Payload::Sha256("853ff93762a06ddbf722c4ebe9ddd66d8f63ddaea97f521c3ecc20da7c976020".into());
+        let put = |scheme| Request::new(Method::Put, scheme, "b.s3.amazonaws.com", "/k").with_body(body());
+        assert_eq!(Payload::for_request(&Request::new(Method::Get, Scheme::Https, "h", "/k")), Payload::Empty);
+        assert_eq!(Payload::for_request(&Request::new(Method::Delete, Scheme::Http, "h", "/k?uploadId=x")), Payload::Empty);
+        assert_eq!(Payload::for_request(&put(Scheme::Https)), hashed, "no Content-MD5: hashed even over TLS");
+        let mut with_md5 = put(Scheme::Https);
+        with_md5.set_header("Content-MD5", "x");
+        assert_eq!(Payload::for_request(&with_md5), Payload::Unsigned);
+        with_md5.scheme = Scheme::Http;
+        assert_eq!(Payload::for_request(&with_md5), hashed, "plain http: always hashed");
+        let mut post = Request::new(Method::Post, Scheme::Https, "h", "/k?uploadId=x").with_body(body());
+        post.set_header("Content-MD5", "x");
+        assert_eq!(Payload::for_request(&post), hashed, "a POST's body is no stream: hashed");
+        let empty = Request::new(Method::Post, Scheme::Https, "h", "/k?uploads").with_body(RequestBody::default());
+        assert_eq!(Payload::for_request(&empty), Payload::Sha256(EMPTY_SHA256.into()));
     }
 
     #[test]

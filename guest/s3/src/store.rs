@@ -44,8 +44,8 @@ impl Store for S3Store<'_> {
     fn sign(&mut self, req: &mut Request) -> Result<()> {
         let Some(c) = &self.credentials else { return Ok(()) };
         let signer = Signer { access_key: &c.access_key, secret_key: &c.secret_key, session_token: c.session_token.as_deref(), region: &self.region };
-        // A GET has no body: botocore signs the empty body's hash over http and https alike.
-        signer.sign(req, &amz_date(self.env.now()), &Payload::Empty);
+        let payload = Payload::for_request(req);
+        signer.sign(req, &amz_date(self.env.now()), &payload);
         Ok(())
     }
 

@@ -1,11 +1,12 @@
 //! Every request botocore signed in `vectors/sigv4-botocore.json` (see `vectors/gen_sigv4.py`),
 //! reproduced byte for byte: the URL our endpoint rules build for the same settings, the
-//! canonical request, the string to sign, the `Authorization` header; and every presigned
-//! URL. botocore is not needed to run this: only its recorded answers.
+//! canonical request, the string to sign, the `Authorization` header, and for requests with
+//! a body (uploads) the payload our rule picks where botocore picked it; and every
+//! presigned URL. botocore is not needed to run this: only its recorded answers.
 
 use s3_plugin::endpoint::{Addressing, Endpoint, DEFAULT_REGION};
 use s3_plugin::sign::{Payload, Signer};
-use scheme_plugin_kit::http::{Method, Request, Scheme};
+use scheme_plugin_kit::http::{Method, Request, RequestBody, Scheme};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -52,7 +53,7 @@ fn split_url(url: &str) -> (Scheme, &str, &str) {
 fn header_signatures_match_botocore() {
     let v = vectors();
     let cases = v["requests"].as_array().unwrap();
-    assert!(cases.len() >= 35, "{} cases", cases.len());
+    assert!(cases.len() >= 45, "{} cases", cases.len());
     for c in cases {
         let name = s(c, "name").unwrap();
         let url = s(c, "url").unwrap();
@@ -62,16 +63,25 @@ fn header_signatures_match_botocore() {
         // rule differs from botocore's only for custom DNS endpoints left on `auto`, which
         // the vectors pin to a style.
         let t = endpoint(c).object(s(c, "bucket").unwrap(), s(c, "key").unwrap());
-        assert_eq!(format!("{}://{}{}", t.scheme.as_str(), t.authority, t.path), url, "{name}: URL");
+        let object_url = url.split('?').next().unwrap();
+        assert_eq!(format!("{}://{}{}", t.scheme.as_str(), t.authority, t.path), object_url, "{name}: URL");
 
         let method = match s(c, "method").unwrap() {
             "GET" => Method::Get,
+            "HEAD" => Method::Head,
             "PUT" => Method::Put,
+            "POST" => Method::Post,
+            "DELETE" => Method::Delete,
             m => panic!("{name}: method {m}"),
         };
         let mut req = Request::new(method, scheme, authority, path);
         for h in c["headers_in"].as_array().unwrap() {
             req.headers.push((h[0].as_str().unwrap().to_string(), h[1].as_str().unwrap().to_string()));
+        }
+        if method != Method::Get {
+            // What the plugin's store decides for the request it sends, as botocore decided.
+            req.body = s(c, "body").map(|b| RequestBody::from(b.as_bytes().to_vec()));
+            assert_eq!(Payload::for_request(&req).hash(), s(c, "x_amz_content_sha256").unwrap(), "{name}: the payload rule");
         }
         let payload = match s(c, "payload").unwrap() {
             "empty" => Payload::Empty,
@@ -120,4 +130,14 @@ fn the_vectors_cover_what_they_claim() {
         assert!(has(&|c| s(c, "key").unwrap().contains(key_feature)), "no key with {key_feature:?}");
     }
     assert!(v["presigned"].as_array().unwrap().iter().any(|c| s(c, "token").is_some()));
+    // Every request of an upload, and both payload choices for a PUT with Content-MD5.
+    for method in ["HEAD", "PUT", "POST", "DELETE"] {
+        assert!(has(&|c| s(c, "method") == Some(method)), "no {method}");
+    }
+    for payload in ["unsigned", "sha256"] {
+        let put_with_md5 = |c: &Value| s(c, "method") == Some("PUT") && s(c, "payload") == Some(payload) && c["headers_in"].to_string().contains("content-md5");
+        assert!(has(&put_with_md5), "no PUT with Content-MD5 and a {payload} payload");
+    }
+    assert!(has(&|c| s(c, "url").unwrap().contains("?partNumber=") && s(c, "url").unwrap().contains("uploadId=")));
+    assert!(has(&|c| s(c, "url").unwrap().ends_with("?uploads")));
 }

@@ -13,6 +13,10 @@ Layouts, by where `Protocol` and `parse_uri` live:
 - "enum-function" (2.50 to 2.56): the same Enum, built from `ProtocolsProvider` directly.
 - "runtime_env_uri" (2.57 to 2.60): a `Protocol` class and `parse_uri` in
   `ray._common.runtime_env_uri`; `protocol` re-exports it, `packaging` imports `_parse_uri`.
+
+Independently of the layout, Ray's client-side uploads (`upload_working_dir_if_needed`,
+`upload_py_modules_if_needed`) gained an `include_gitignore` parameter in 2.53, and their
+`scratch_dir` default became None in 2.56.
 """
 
 import textwrap
@@ -126,6 +130,32 @@ async def download_and_unpack_package(
     raise NotImplementedError("stand-in")
 '''
 
+UPLOAD = '''
+import logging
+import os
+
+default_logger = logging.getLogger(__name__)
+
+
+def {name}(
+    runtime_env,{gitignore}
+    scratch_dir={scratch_default},
+    logger=default_logger,
+    upload_fn=None,
+):
+    raise NotImplementedError("stand-in")
+'''
+
+
+def upload_module(version: str, name: str) -> str:
+    release = tuple(int(x) for x in version.split(".")[:2])
+    return UPLOAD.format(
+        name=name,
+        gitignore="\n    include_gitignore," if release >= (2, 53) else "",
+        scratch_default="None" if release >= (2, 56) else "os.getcwd()",
+    )
+
+
 AGENT = '''
 class RuntimeEnvAgent:
     def __init__(self, runtime_env_dir, logging_params, gcs_client, temp_dir, address, runtime_env_agent_port):
@@ -143,6 +173,8 @@ def sources(version: str, layout: str) -> Dict[str, str]:
         "ray/_private/runtime_env/__init__.py": "",
         "ray/_private/runtime_env/agent/__init__.py": "",
         "ray/_private/runtime_env/agent/runtime_env_agent.py": AGENT,
+        "ray/_private/runtime_env/working_dir.py": upload_module(version, "upload_working_dir_if_needed"),
+        "ray/_private/runtime_env/py_modules.py": upload_module(version, "upload_py_modules_if_needed"),
     }
     if layout == "provider":
         files["ray/_private/runtime_env/default_impl.py"] = (

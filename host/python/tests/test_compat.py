@@ -14,6 +14,8 @@ from ray_scheme_host import compat, pth
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGING = "ray/_private/runtime_env/packaging.py"
+WORKING_DIR = "ray/_private/runtime_env/working_dir.py"
+PY_MODULES = "ray/_private/runtime_env/py_modules.py"
 URI_MODULE = "ray/_common/runtime_env_uri.py"
 
 EXPECTED_HOMES = {
@@ -54,7 +56,10 @@ def test_each_supported_release_layout_is_detected(fake_ray, version):
         parse_uri_module=parse_uri_home,
         packaging_module="ray._private.runtime_env.packaging",
         agent_module="ray._private.runtime_env.agent.runtime_env_agent",
+        working_dir_module="ray._private.runtime_env.working_dir",
+        py_modules_module="ray._private.runtime_env.py_modules",
     )
+    assert "s3" in probe.ray_remote_schemes and "gcs" in probe.ray_schemes and "gcs" not in probe.ray_remote_schemes
 
 
 def test_a_newer_release_with_a_known_layout_is_accepted_as_untested(fake_ray):
@@ -94,9 +99,20 @@ def test_a_release_older_than_the_oldest_supported_is_refused(fake_ray):
          "RuntimeEnvAgent.__init__ has the signature (self, runtime_env_dir, gcs); expected a gcs_client parameter"),
         ("2.60.0", lambda v: {"ray/_private/runtime_env/agent/runtime_env_agent.py": None},
          "ray._private.runtime_env.agent.runtime_env_agent was not found"),
+        ("2.60.0", lambda v: edited(v, PY_MODULES, "    upload_fn=None,\n", "    upload_fn=None,\n    verify=True,\n"),
+         "ray._private.runtime_env.py_modules.upload_py_modules_if_needed has the signature (runtime_env, include_gitignore, "
+         "scratch_dir=None, logger=<Logger ray._private.runtime_env.py_modules (WARNING)>, upload_fn=None, verify=True); expected "
+         "(runtime_env, scratch_dir, logger, upload_fn) or (runtime_env, include_gitignore, scratch_dir, logger, upload_fn)"),
+        ("2.47.1", lambda v: edited(v, WORKING_DIR, "def upload_working_dir_if_needed(", "async def upload_working_dir_if_needed("),
+         "ray._private.runtime_env.working_dir.upload_working_dir_if_needed is a coroutine function; expected a plain one"),
+        ("2.54.1", lambda v: edited(v, WORKING_DIR, "def upload_working_dir_if_needed(", "def upload_working_dir(") ,
+         "ray._private.runtime_env.working_dir.upload_working_dir_if_needed was not found"),
+        ("2.57.1", lambda v: {WORKING_DIR: None},
+         "ray._private.runtime_env.working_dir was not found"),
     ],
     ids=["missing-function", "extra-parameter", "not-async", "swapped-parameters", "missing-lock", "parse-uri-signature",
-         "own-missing", "no-remote-protocols", "agent-signature", "no-agent-module"],
+         "own-missing", "no-remote-protocols", "agent-signature", "no-agent-module", "upload-signature", "upload-async",
+         "upload-renamed", "no-working-dir-module"],
 )
 def test_anything_missing_or_different_refuses_the_whole_shim(fake_ray, version, edits, needle):
     fake_ray(version, edits=edits(version))
@@ -205,3 +221,80 @@ def test_version_rules(version, release, tested, problem):
     assert compat.is_tested(version) is tested
     found = compat.version_problem(version)
     assert (found is None) if problem is None else (problem in found)
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """Where `enable` writes the .pth and `status` reads it."""
+    directory = tmp_path / "site"
+    directory.mkdir()
+    monkeypatch.setattr(pth, "site_dir", lambda: str(directory))
+    return directory
+
+
+@pytest.mark.parametrize(
+    "chosen,enabled,expected",
+    [((), True, False), (("obs", "s3"), True, True), (("obs", "s3"), False, False)],
+    ids=["default", "opted-in", "disabled"],
+)
+def test_status_says_whether_rays_own_s3_is_routed(fake_ray, host_env, site, capsys, chosen, enabled, expected):
+    (host_env["plugins"] / "s3.wasm").write_bytes(b"")
+    fake_ray("2.60.0")
+    if enabled:
+        pth.write(chosen)
+    cli.main(["status", "--json"])
+    schemes_state = json.loads(capsys.readouterr().out)["literal_uris"]["schemes"]
+    assert schemes_state["builtin_routed"] == {"s3": expected}
+    assert schemes_state["chosen"] == (list(chosen) if enabled and chosen else None)
+    assert schemes_state["handled"] == ((list(chosen) if chosen else ["obs"]) if enabled else [])
+    cli.main(["status"])
+    out = capsys.readouterr().out
+    if expected:
+        assert "Ray's built-in s3://: routed through scheme-host's s3 plugin" in out
+    else:
+        assert "Ray's built-in s3://: Ray's own path (not routed" in out
+
+
+def test_status_names_the_upload_destination(fake_ray, host_env, site, capsys, monkeypatch):
+    fake_ray("2.60.0")
+    cli.main(["status"])
+    assert "uploaded by Ray to its GCS (SCHEME_HOST_UPLOAD_TO not set" in capsys.readouterr().out
+    monkeypatch.setenv("SCHEME_HOST_UPLOAD_TO", "obs://b/jobs/")
+    cli.main(["status", "--json"])
+    assert json.loads(capsys.readouterr().out)["uploads"] == {"SCHEME_HOST_UPLOAD_TO": "obs://b/jobs/"}
+
+
+@pytest.mark.parametrize(
+    "schemes_arg,needle",
+    [("obs,gcs", "names gcs: Ray uses that scheme for its own packages"), ("obs,gs", "names gs, which the scheme-host installed here does not serve")],
+)
+def test_enable_refuses_schemes_it_cannot_hand_over_and_writes_nothing(fake_ray, host_env, site, capsys, schemes_arg, needle):
+    fake_ray("2.60.0")
+    assert cli.main(["enable", "--schemes", schemes_arg]) == 2
+    assert needle in capsys.readouterr().err
+    assert list(site.iterdir()) == []
+
+
+def test_a_failed_self_test_puts_the_previous_file_back(fake_ray, host_env, site, capsys, monkeypatch):
+    import subprocess
+
+    (host_env["plugins"] / "s3.wasm").write_bytes(b"")
+    fake_ray("2.60.0")
+    pth.write(["obs"])
+    before = pth.current_text()
+    seen = []
+
+    def failing(layout, handled, kept):
+        seen.append((pth.chosen_in_file(), list(handled), list(kept)))
+        return subprocess.CompletedProcess([], 1, "", "Ray would not hand s3:// packages to scheme-host")
+
+    monkeypatch.setattr(pth, "self_test", failing)
+    assert cli.main(["enable", "--schemes", "obs,s3", "--no-precompile"]) == 1
+    # The self-test saw the new file and what it had to prove; then the old one came back.
+    assert seen == [(("obs", "s3"), ["obs", "s3"], [])]
+    assert "Ray would not hand s3:// packages" in capsys.readouterr().err
+    assert pth.current_text() == before
+    pth.remove()
+    assert cli.main(["enable", "--no-precompile"]) == 1
+    assert seen[-1] == ((), ["obs"], ["s3"])
+    assert list(site.iterdir()) == []

@@ -7,7 +7,7 @@ PROBE = r"""
 import site, sys
 site.addsitedir(sys.argv[1])
 from ray_scheme_host import _hook, targets
-print(_hook.active(), targets.recorded_schemes)
+print(_hook.active(), targets.chosen_schemes)
 """
 
 
@@ -39,3 +39,24 @@ def test_pth_survives_uninstalled_package(tmp_path):
     (tmp_path / pth.PTH_NAME).write_text(pth.render([]).replace("ray_scheme_host", "ray_scheme_host_absent"))
     done = subprocess.run([sys.executable, "-c", f"import site; site.addsitedir({str(tmp_path)!r}); print('ok')"], capture_output=True, text=True)
     assert done.stdout.strip() == "ok" and done.stderr == ""
+
+
+def test_the_chosen_schemes_are_read_back_from_the_file(tmp_path):
+    assert pth.chosen_in_file(tmp_path) is None
+    pth.write(["obs", "s3"], tmp_path)
+    assert pth.chosen_in_file(tmp_path) == ("obs", "s3")
+    assert _probe(tmp_path) == "True ('obs', 's3')"
+    pth.write([], tmp_path)
+    assert pth.chosen_in_file(tmp_path) == ()
+    (tmp_path / pth.PTH_NAME).write_text("import something_else\n")
+    assert pth.chosen_in_file(tmp_path) is None
+
+
+def test_restore_puts_back_the_text_or_the_absence(tmp_path):
+    pth.write(["obs"], tmp_path)
+    saved = pth.current_text(tmp_path)
+    pth.write(["obs", "s3"], tmp_path)
+    pth.restore(saved, tmp_path)
+    assert pth.chosen_in_file(tmp_path) == ("obs",)
+    pth.restore(None, tmp_path)
+    assert not pth.is_enabled(tmp_path)

@@ -9,7 +9,7 @@ import pytest
 from conftest import host_calls
 from test_node_records import FakeGcs
 
-from ray_scheme_host import compat, hostcli, node_records, schemes, shim
+from ray_scheme_host import compat, hostcli, node_records, schemes, shim, targets
 
 
 @pytest.fixture
@@ -34,6 +34,8 @@ def patched_ray(host_env):
     schemes.forget()
     shim.patch_protocol_module(protocol_mod)
     shim.patch_packaging_module(packaging)
+    shim.patch_upload_module(importlib.import_module(layout.working_dir_module))
+    shim.patch_upload_module(importlib.import_module(layout.py_modules_module))
     assert shim.refusal() is None
     return protocol_mod.Protocol, parse_uri_mod.parse_uri, packaging
 
@@ -62,7 +64,7 @@ def _protocol_as_function():
 
 @pytest.mark.parametrize("make", [_protocol_as_class, _protocol_as_function], ids=["class", "functional"])
 def test_plugin_schemes_join_the_protocol_enum(make, shim_state, monkeypatch):
-    monkeypatch.setattr(schemes, "is_plugin_scheme", lambda s: s in {"obs", "ftp-x"})
+    monkeypatch.setattr(schemes, "is_handled", lambda s, ray_has_it=False: not ray_has_it and s in {"obs", "ftp-x"})
     mod = make()
     shim.patch_protocol_module(mod)
     member = mod.Protocol("obs")
@@ -79,7 +81,7 @@ def test_plugin_schemes_join_the_protocol_enum(make, shim_state, monkeypatch):
 
 def test_a_refused_shim_rejects_plugin_schemes_with_the_reason(shim_state, monkeypatch):
     monkeypatch.setattr(shim, "_refusal", "needs Ray 2.47 or newer; this is Ray 2.46.0")
-    monkeypatch.setattr(schemes, "is_plugin_scheme", lambda s: s == "obs")
+    monkeypatch.setattr(schemes, "is_handled", lambda s, ray_has_it=False: not ray_has_it and s == "obs")
     mod = _protocol_as_class()
     shim.patch_protocol_module(mod)
     with pytest.raises(ValueError, match="needs Ray 2.47 or newer"):
@@ -90,7 +92,7 @@ def test_a_refused_shim_rejects_plugin_schemes_with_the_reason(shim_state, monke
 
 
 def test_a_protocol_unlike_the_expected_refuses_the_whole_shim(shim_state, monkeypatch):
-    monkeypatch.setattr(schemes, "is_plugin_scheme", lambda s: s == "obs")
+    monkeypatch.setattr(schemes, "is_handled", lambda s, ray_has_it=False: not ray_has_it and s == "obs")
     mod = _protocol_as_class()
     mod.Protocol.remote_protocols = classmethod(lambda cls, strict: [])  # a changed signature
     shim.patch_protocol_module(mod)
@@ -132,7 +134,7 @@ def _packaging_like(download):
 
 
 def test_a_changed_packaging_module_is_not_patched_and_refuses_what_was(shim_state, monkeypatch):
-    monkeypatch.setattr(schemes, "is_plugin_scheme", lambda s: s in {"obs", "ftp"})
+    monkeypatch.setattr(schemes, "is_handled", lambda s, ray_has_it=False: not ray_has_it and s in {"obs", "ftp"})
     uri_mod = _protocol_as_class()
     shim.patch_protocol_module(uri_mod)
     assert uri_mod.Protocol("obs") in uri_mod.Protocol.remote_protocols()
@@ -151,7 +153,7 @@ def test_a_changed_packaging_module_is_not_patched_and_refuses_what_was(shim_sta
 
 
 def test_a_refusal_after_patching_makes_the_download_explain(shim_state, monkeypatch, tmp_path):
-    monkeypatch.setattr(schemes, "is_plugin_scheme", lambda s: s == "obs")
+    monkeypatch.setattr(schemes, "is_handled", lambda s, ray_has_it=False: not ray_has_it and s == "obs")
     uri_mod = _protocol_as_class()
     shim.patch_protocol_module(uri_mod)
 
@@ -274,3 +276,55 @@ def test_a_changed_agent_is_not_patched_and_refuses_the_shim(shim_state):
     shim.patch_agent_module(mod)
     assert mod.RuntimeEnvAgent.__init__ is original
     assert "expected a gcs_client parameter" in shim.refusal()
+
+
+@pytest.fixture
+def s3_plugin(host_env):
+    """scheme-host serves s3 too (the wheel ships both plugins); the stand-in host fetches
+    every scheme from the same OBS test server."""
+    (host_env["plugins"] / "s3.wasm").write_bytes(b"")
+    schemes.forget()
+    return host_env
+
+
+def test_rays_own_s3_stays_on_rays_path_by_default(patched_ray, s3_plugin, shim_state):
+    assert not shim.routes("s3://b/app.zip")
+    assert shim.routes("obs://b/app.zip")
+
+
+def test_s3_named_in_schemes_is_fetched_by_the_host_into_rays_own_directory(patched_ray, s3_plugin, shim_state, monkeypatch, tmp_path):
+    _, parse_uri, packaging = patched_ray
+    monkeypatch.setattr(targets, "chosen_schemes", ("obs", "s3"))
+    assert shim.routes("s3://b/app.zip")
+    base = tmp_path / "working_dir_files"
+    local = asyncio.run(packaging.download_and_unpack_package("s3://b/app.zip", str(base), overwrite=True))
+    # The directory Ray's own s3 path uses (the installed release's naming rule): Ray's cache
+    # and cleanup find it, and a node without the opt-in would reuse it.
+    assert Path(local) == packaging.get_local_dir_from_uri("s3://b/app.zip", str(base))
+    assert Path(local).name == Path(parse_uri("s3://b/app.zip")[1]).stem
+    assert (Path(local) / "main.py").is_file()
+    assert host_calls(s3_plugin) == [["download-and-unpack", "s3://b/app.zip", local, "--overwrite", "--json"]]
+
+
+def test_a_node_without_the_shim_does_not_block_rays_own_schemes(patched_ray, s3_plugin, shim_state, monkeypatch, tmp_path):
+    # Such a node fetches s3:// with Ray's own code: the job has its code there too.
+    _, _, packaging = patched_ray
+    monkeypatch.setattr(targets, "chosen_schemes", ("obs", "s3"))
+    gcs = FakeGcs()
+    gcs.add_node("lonely", 100)
+    local = asyncio.run(packaging.download_and_unpack_package("s3://b/app.zip", str(tmp_path), gcs_client=gcs))
+    assert (Path(local) / "main.py").is_file()
+    with pytest.raises(node_records.IntegrationMissing):
+        asyncio.run(packaging.download_and_unpack_package("obs://b/app.zip", str(tmp_path / "o"), gcs_client=gcs))
+
+
+def test_a_refused_shim_gives_rays_own_schemes_back_to_ray(patched_ray, s3_plugin, shim_state, monkeypatch):
+    monkeypatch.setattr(targets, "chosen_schemes", ("obs", "s3"))
+    monkeypatch.setattr(shim, "_refusal", "a stand-in refusal")
+    assert not shim.routes("s3://b/app.zip")
+
+
+def test_rays_package_store_is_never_taken(patched_ray, shim_state, monkeypatch):
+    # `enable` refuses --schemes gcs; even if a .pth said so, Ray's GCS packages stay Ray's.
+    monkeypatch.setattr(targets, "chosen_schemes", ("gcs",))
+    assert not shim.routes("gcs://_ray_pkg_0123.zip")

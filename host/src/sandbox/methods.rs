@@ -50,6 +50,10 @@ impl MethodRule {
         let deny = |reason| Err(MethodDenied { method: method.to_string(), reason });
         match method {
             "GET" | "HEAD" => Ok(()),
+            // IMDSv2 (AWS) and its Huawei ECS twin hand out a session token only for a PUT;
+            // it changes nothing anywhere, and the metadata address is granted only by
+            // approval.
+            "PUT" if is_metadata_token(host, path) => Ok(()),
             "PUT" | "POST" | "DELETE" => match self {
                 MethodRule::ReadOnly => deny("is not allowed in a read-only call: downloads and `stat` may only send GET and HEAD"),
                 MethodRule::Upload { bucket } => {
@@ -63,6 +67,10 @@ impl MethodRule {
             _ => deny("is not a method any plugin call may send"),
         }
     }
+}
+
+fn is_metadata_token(host: &str, path: &str) -> bool {
+    matches!(host, "169.254.169.254" | "[fd00:ec2::254]" | "fd00:ec2::254") && matches!(path, "/latest/api/token" | "/meta-data/latest/api/token")
 }
 
 /// Virtual-hosted (`bucket.endpoint`) or path-style (`/bucket/...` on a named endpoint).
@@ -111,6 +119,11 @@ mod tests {
             assert!(e.to_string().starts_with(m) && e.to_string().contains("download"), "{e}");
         }
         assert!(r.admits("PATCH", "x", "/", true).is_err());
+        // The instance metadata service's session token, which only a PUT obtains.
+        assert!(r.admits("PUT", "169.254.169.254", "/latest/api/token", true).is_ok());
+        assert!(r.admits("PUT", "169.254.169.254", "/meta-data/latest/api/token", true).is_ok());
+        assert!(r.admits("PUT", "169.254.169.254", "/latest/user-data", true).is_err());
+        assert!(r.admits("DELETE", "169.254.169.254", "/latest/api/token", true).is_err());
     }
 
     #[test]

@@ -142,6 +142,9 @@ async fn handle(
     finish_record(state, &mut record, resp)
 }
 
+/// The most of a faulted request's body the server reads before it answers.
+const MAX_DRAINED_BODY: usize = 512 << 20;
+
 async fn obs_request(
     state: &Arc<State>,
     ctl: &Arc<ConnControl>,
@@ -195,6 +198,10 @@ async fn obs_request(
             .extend(early.applied.iter().map(|s| s.to_string()));
         ex.now = shift(ex.now, early.date_skew_secs);
         if let Some(fault) = early.terminal {
+            // Read what the client sends first, as a store that refuses a request after
+            // receiving it does: a client still writing its body to a closed connection
+            // would see a broken connection instead of the answer under test.
+            let _ = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_DRAINED_BODY)).await;
             return ops::faulted::respond(&ex, &fault);
         }
     }

@@ -1,13 +1,15 @@
-//! Streamed, resumable, verified HTTP download over `wasi:http`.
+//! Streamed, resumable, verified HTTP download over `wasi:http`, and the retried small
+//! exchanges (a PUT of bytes in memory, a POST, a DELETE, a HEAD) of uploads.
 //!
-//! The engine ([`download::download`]) is plain Rust over the [`Transport`] trait so the whole
-//! retry / resume / redirect / integrity state machine is unit-tested natively with
-//! [`testing::FakeTransport`]; [`wasi::WasiTransport`] is the only code that touches
-//! `wasi:http` and exists only on wasm targets.
+//! The engines ([`download::download`], [`exchange::exchange`]) are plain Rust over the
+//! [`Transport`] trait so the whole retry / resume / redirect / integrity state machine is
+//! unit-tested natively with [`testing::FakeTransport`]; [`wasi::WasiTransport`] is the only
+//! code that touches `wasi:http` and exists only on wasm targets.
 
 pub mod checksum;
 pub mod classify;
 pub mod download;
+pub mod exchange;
 pub mod redirect;
 pub mod sink;
 pub mod small;
@@ -23,4 +25,5 @@ pub use download::{download, ByteRange, DownloadOptions, DownloadOutcome, Store}
 pub use sink::{FileSink, Sink, SpillSink, Spilled};
 pub use small::{fetch_small, SmallResponse};
 pub use transport::{Body, Transport};
-pub use types::{Headers, Method, Request, ResponseHead, Scheme, Timeouts, TransportError, TransportErrorKind};
+pub use exchange::{exchange, refusal, Attempt, ExchangeOptions, Exchanged, Verdict};
+pub use types::{Headers, Method, Request, RequestBody, ResponseHead, Scheme, Timeouts, TransportError, TransportErrorKind};

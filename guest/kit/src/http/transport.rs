@@ -2,7 +2,8 @@
 
 use super::types::{Request, ResponseHead, Timeouts, TransportError};
 
-/// Sends one request and hands back the response head and a body reader.
+/// Sends one request (with its body, when it has one) and hands back the response head and
+/// a body reader.
 pub trait Transport {
     type Body: Body;
     fn send(&mut self, req: &Request, timeouts: &Timeouts) -> Result<(ResponseHead, Self::Body), TransportError>;

@@ -1,6 +1,7 @@
 //! Transport-neutral request and response values.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -8,6 +9,8 @@ pub enum Method {
     Get,
     Head,
     Put,
+    Post,
+    Delete,
 }
 
 impl Method {
@@ -16,7 +19,42 @@ impl Method {
             Method::Get => "GET",
             Method::Head => "HEAD",
             Method::Put => "PUT",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
         }
+    }
+}
+
+/// The bytes a request sends. Shared rather than owned: every attempt of a retried upload
+/// sends the same bytes, and the signer and the transport read them, without a copy of a
+/// part that may be gigabytes.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RequestBody(Arc<Vec<u8>>);
+
+impl RequestBody {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<Vec<u8>> for RequestBody {
+    fn from(bytes: Vec<u8>) -> Self {
+        RequestBody(Arc::new(bytes))
+    }
+}
+
+// A part's bytes in a test failure or a log line would drown everything else.
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestBody({} bytes)", self.0.len())
     }
 }
 
@@ -51,11 +89,21 @@ pub struct Request {
     pub authority: String,
     pub path_and_query: String,
     pub headers: Vec<(String, String)>,
+    /// `None` sends no body at all (GET, HEAD, DELETE).
+    pub body: Option<RequestBody>,
 }
 
 impl Request {
     pub fn new(method: Method, scheme: Scheme, authority: impl Into<String>, path_and_query: impl Into<String>) -> Self {
-        Request { method, scheme, authority: authority.into(), path_and_query: path_and_query.into(), headers: Vec::new() }
+        Request { method, scheme, authority: authority.into(), path_and_query: path_and_query.into(), headers: Vec::new(), body: None }
+    }
+
+    /// The request with `body`, announced by a `Content-Length`: stores refuse uploads
+    /// without one, and without it the runtime would fall back to a chunked body.
+    pub fn with_body(mut self, body: RequestBody) -> Self {
+        self.set_header("Content-Length", body.len().to_string());
+        self.body = Some(body);
+        self
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -141,6 +189,20 @@ pub struct Timeouts {
     pub first_byte: Duration,
     pub between_bytes: Duration,
 }
+
+impl Timeouts {
+    /// The waits for a request that sends `body_bytes`. `wasi:http` starts the first-byte
+    /// wait when the request starts, and a store answers only once the whole body is in:
+    /// the wait grows by the time the body takes at [`SLOWEST_UPLOAD_BYTES_PER_SEC`].
+    pub fn sending(self, body_bytes: u64) -> Timeouts {
+        let extra = Duration::from_secs(body_bytes.div_ceil(SLOWEST_UPLOAD_BYTES_PER_SEC));
+        Timeouts { first_byte: self.first_byte.saturating_add(extra), ..self }
+    }
+}
+
+/// The slowest upload link a body's wait allows for: 256 KiB/s, so an 8 MiB part may take
+/// 32 s more than an empty request before it counts as stalled.
+pub const SLOWEST_UPLOAD_BYTES_PER_SEC: u64 = 256 << 10;
 
 impl Default for Timeouts {
     fn default() -> Self {
@@ -228,6 +290,18 @@ mod tests {
         assert_eq!(bad.content_length(), None);
         let bad: Headers = [("content-length", "+5")].into_iter().collect();
         assert_eq!(bad.content_length(), None);
+    }
+
+    #[test]
+    fn bodies_announce_their_length_and_stretch_the_first_byte_wait() {
+        let r = Request::new(Method::Put, Scheme::Http, "h", "/k").with_body(RequestBody::from(vec![7; 10]));
+        assert_eq!((r.header("content-length"), r.body.as_ref().map(RequestBody::len)), (Some("10"), Some(10)));
+        assert_eq!(format!("{:?}", r.body.unwrap()), "RequestBody(10 bytes)");
+        let t = Timeouts::default();
+        assert_eq!(t.sending(0), t);
+        let part = t.sending(8 << 20);
+        assert_eq!((part.first_byte, part.connect, part.between_bytes), (t.first_byte + Duration::from_secs(32), t.connect, t.between_bytes));
+        assert_eq!(t.sending(1).first_byte, t.first_byte + Duration::from_secs(1));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use wasip2::http::types::{
     ErrorCode, Fields, IncomingBody, IncomingResponse, Method as WMethod, OutgoingBody, OutgoingRequest, RequestOptions,
     Scheme as WScheme,
 };
-use wasip2::io::streams::{InputStream, StreamError};
+use wasip2::io::streams::{InputStream, OutputStream, StreamError};
 
 use super::transport::{Body, Transport};
 use super::types::{Headers, Method, Request, ResponseHead, Scheme, Timeouts, TransportError, TransportErrorKind};
@@ -35,6 +35,8 @@ impl Transport for WasiTransport {
             Method::Get => WMethod::Get,
             Method::Head => WMethod::Head,
             Method::Put => WMethod::Put,
+            Method::Post => WMethod::Post,
+            Method::Delete => WMethod::Delete,
         })
         .map_err(|()| invalid("method"))?;
         out.set_scheme(Some(&match req.scheme {
@@ -52,17 +54,51 @@ impl Transport for WasiTransport {
         let _ = opts.set_between_bytes_timeout(Some(nanos(timeouts.between_bytes)));
 
         let body = out.body().map_err(|()| invalid("body"))?;
+        // The body is written once the request is under way: the runtime buffers little of
+        // it, so writing first would block on a request nobody is sending yet.
         let future = outgoing_handler::handle(out, Some(opts)).map_err(|e| map_code(&e))?;
-        OutgoingBody::finish(body, None).map_err(|e| map_code(&e))?;
+        // Whether every byte was handed to the runtime: a failure while some were still
+        // unwritten means the body did not all go out. A failure of the final flush or of
+        // `finish` after that is what a store that answers as soon as it has read the
+        // declared length looks like (the runtime then drops the body's receiver): its
+        // answer decides.
+        let handed_over = match &req.body {
+            Some(bytes) => write_body(&body, bytes.as_slice()),
+            None => Ok(()),
+        };
+        let cut_short = handed_over.as_ref().is_err_and(|e| !e.message.ends_with(AFTER_LAST_BYTE));
+        let finished = match handed_over {
+            Ok(()) => OutgoingBody::finish(body, None).map_err(|e| map_code(&e)),
+            Err(e) if !cut_short => {
+                let _ = OutgoingBody::finish(body, None);
+                Err(e)
+            }
+            Err(e) => {
+                // Dropped unfinished, the body aborts the request, which then ends promptly
+                // instead of waiting for bytes that will never come.
+                drop(body);
+                Err(e)
+            }
+        };
 
         let response = loop {
             match future.get() {
                 Some(Ok(Ok(r))) => break r,
+                // The connection's own error says more than a write that found it closed.
                 Some(Ok(Err(e))) => return Err(map_code(&e)),
                 Some(Err(())) => return Err(TransportError::new(TransportErrorKind::Other, "response already taken")),
                 None => future.subscribe().block(),
             }
         };
+        // A store may refuse before it read the whole body (bad signature, no such bucket):
+        // that answer is what the caller needs. Success for a body that did not all go out
+        // cannot be trusted.
+        if let Err(e) = finished
+            && cut_short
+            && (200..300).contains(&response.status())
+        {
+            return Err(e);
+        }
         let status = response.status();
         let mut headers = Headers::new();
         for (name, value) in response.headers().entries() {
@@ -71,6 +107,47 @@ impl Transport for WasiTransport {
         let body = response.consume().map_err(|()| TransportError::new(TransportErrorKind::Other, "response body already taken"))?;
         let stream = body.stream().map_err(|()| TransportError::new(TransportErrorKind::Other, "response stream already taken"))?;
         Ok((ResponseHead { status, headers }, WasiBody { stream: Some(stream), _body: body, _response: response }))
+    }
+}
+
+/// Marks an error of the final flush: every byte had been written by then.
+const AFTER_LAST_BYTE: &str = " (after the last byte was written)";
+
+/// Writes `bytes` to the request's body stream in the largest pieces the runtime accepts
+/// (`check-write`; writing more than it allows traps), waiting whenever its buffer is full.
+fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
+    let stream = body.write().map_err(|()| TransportError::new(TransportErrorKind::Other, "request body stream already taken"))?;
+    let result = write_all(&stream, bytes);
+    // The stream is a child of the body: it must go before the body is finished.
+    drop(stream);
+    result
+}
+
+fn write_all(stream: &OutputStream, mut rest: &[u8]) -> Result<(), TransportError> {
+    while !rest.is_empty() {
+        let permitted = stream.check_write().map_err(|e| write_error(&e))?;
+        if permitted == 0 {
+            stream.subscribe().block();
+            continue;
+        }
+        let n = rest.len().min(usize::try_from(permitted).unwrap_or(usize::MAX));
+        stream.write(&rest[..n]).map_err(|e| write_error(&e))?;
+        rest = &rest[n..];
+    }
+    stream.blocking_flush().map_err(|e| {
+        let mut e = write_error(&e);
+        e.message.push_str(AFTER_LAST_BYTE);
+        e
+    })
+}
+
+fn write_error(e: &StreamError) -> TransportError {
+    match e {
+        StreamError::Closed => TransportError::new(TransportErrorKind::Broken, "the connection closed while the request body was being sent"),
+        StreamError::LastOperationFailed(e) => match wasip2::http::types::http_error_code(e) {
+            Some(code) => map_code(&code),
+            None => TransportError::new(TransportErrorKind::Broken, e.to_debug_string()),
+        },
     }
 }
 

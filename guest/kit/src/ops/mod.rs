@@ -1,13 +1,15 @@
 //! The operations of a bucket-and-key store, for any store: download, download and unpack
-//! (zips while they stream, tars from a file), and one part of a package. Each plugin
-//! supplies a [`Remote`] (its endpoint, credentials and signing) and calls these; they are
-//! plain Rust over the kit's [`Transport`], so whole calls run natively in tests.
+//! (zips while they stream, tars from a file), one part of a package, and in [`upload`] the
+//! upload of one file. Each plugin supplies a [`Remote`] (its endpoint, credentials and
+//! signing) and calls these; they are plain Rust over the kit's [`Transport`], so whole
+//! calls run natively in tests.
 
 mod call;
 mod object;
 /// Scaffolding for plugins' native tests of whole operations; kept out of plugins.
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod upload;
 mod zipfetch;
 
 use std::fs::{self, File};
@@ -21,6 +23,10 @@ use crate::{Error, PackageFormat, Phase, Result};
 
 pub use call::{scrubbed, Call, DownloadStats, Fetch, Progress, Remote, UnpackStats};
 pub use object::download_to_file;
+pub use upload::{
+    abort_multipart, begin_multipart, complete_multipart, plan_upload, put_object, stat, upload_part, ObjectInfo, UploadLimits, UploadPlan, UploadRemote,
+    UploadedPart,
+};
 use object::fetch_to_file;
 pub use zipfetch::{Part, PartOutcome, MAX_DIRECTORY_BYTES, OTHER_PARTS_TAIL_BYTES, SPLIT_ABOVE_BYTES, STREAM_VERIFIED, TAIL_BYTES};
 

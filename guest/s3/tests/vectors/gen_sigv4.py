@@ -8,10 +8,14 @@ Run with botocore installed (any venv; the test itself needs only the JSON):
 Every request goes through a real botocore S3 client (endpoint resolution, addressing style,
 key encoding, checksum mode, payload hashing, signing) with the clock fixed and the network
 replaced by a handler that records the request. What botocore computed on the way (the
-canonical request and the string to sign) is recorded beside the result.
+canonical request and the string to sign) is recorded beside the result. The upload cases
+send what the plugin sends (Content-MD5, Content-Type, Content-Length before signing) and
+record which payload botocore chose, which the plugin's rule must reproduce.
 """
 
+import base64
 import datetime
+import hashlib
 import json
 import os
 import sys
@@ -120,24 +124,65 @@ def client(region, endpoint_url, style, token, extra=None, presign=False):
     return c
 
 
-def header_case(name, region, endpoint_url, style, token, bucket, key, op="GetObject", params=None, extra=None, body=None, add=None):
+# The upload id of the upload cases: it needs encoding in a query.
+UPLOAD_ID = "2~Up/load+Id="
+
+# Operations by name, and which of them send `body` as their streamed Body.
+CALLS = {
+    "GetObject": "get_object",
+    "HeadObject": "head_object",
+    "PutObject": "put_object",
+    "UploadPart": "upload_part",
+    "CreateMultipartUpload": "create_multipart_upload",
+    "CompleteMultipartUpload": "complete_multipart_upload",
+    "AbortMultipartUpload": "abort_multipart_upload",
+}
+STREAMED = {"PutObject", "UploadPart"}
+
+# What botocore signed as the payload, by its hash.
+PAYLOADS = {"UNSIGNED-PAYLOAD": "unsigned", hashlib.sha256(b"").hexdigest(): "empty"}
+
+
+def body_bytes(body):
+    """A request body as bytes, whether botocore holds bytes or a stream."""
+    if body is None:
+        return b""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    at = body.tell()
+    body.seek(0)
+    data = body.read()
+    body.seek(at)
+    return data
+
+
+def content_md5(text):
+    return base64.b64encode(hashlib.md5(text.encode()).digest()).decode()
+
+
+def header_case(name, region, endpoint_url, style, token, bucket, key, op="GetObject", params=None, extra=None, body=None, add=None, content_length=False):
     c = client(region, endpoint_url, style, token, extra)
-    if add:
-        # Headers the plugin sends that botocore does not; signed like any other.
+    if add or content_length:
+        # Headers the plugin sends that botocore does not; signed like any other. The
+        # plugin announces every body's length before it signs (botocore only after).
         def add_headers(request, **kwargs):
-            for k, v in add.items():
+            for k, v in (add or {}).items():
                 request.headers[k] = v
+            if content_length:
+                request.headers["Content-Length"] = str(len(body_bytes(request.body)))
 
         c.meta.events.register("before-sign.s3.*", add_headers)
     before = len(REC.requests)
     args = {"Bucket": bucket, "Key": key, **(params or {})}
-    if op == "GetObject":
-        c.get_object(**args)
-    else:
-        c.put_object(Body=body.encode(), **args)
+    if op in STREAMED:
+        args["Body"] = body.encode()
+    getattr(c, CALLS[op])(**args)
     assert len(REC.requests) == before + 1 and len(REC.canonical) == len(REC.requests)
     r = REC.requests[-1]
     headers = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in r.headers.items()}
+    sent = body_bytes(r.body).decode() or None
     return {
         "name": name,
         "region": region,
@@ -150,9 +195,9 @@ def header_case(name, region, endpoint_url, style, token, bucket, key, op="GetOb
         "token": token,
         "amz_date": NOW.strftime("%Y%m%dT%H%M%SZ"),
         "method": r.method,
-        "body": body,
-        # What the caller asks the signer for: the body's hash, the empty body's, or none.
-        "payload": "sha256" if body else ("unsigned" if (extra or {}).get("payload_signing_enabled") is False else "empty"),
+        "body": sent,
+        # What botocore signed: the body's hash, the empty body's, or none.
+        "payload": PAYLOADS.get(headers["x-amz-content-sha256"], "sha256"),
         "url": r.url,
         "headers_in": REC.signing_headers[-1],
         "x_amz_content_sha256": headers["x-amz-content-sha256"],
@@ -184,6 +229,49 @@ def presign_case(name, region, endpoint_url, style, token, bucket, key, expires)
         "canonical_request": REC.canonical[-1],
         "string_to_sign": REC.sts[-1],
     }
+
+
+def upload_cases():
+    """The requests of an upload as the plugin sends them: a PUT with Content-MD5 (botocore
+    leaves the streamed body of one unsigned over https only), the four multipart requests,
+    and the HEAD of `stat`."""
+    part = "part three of an upload\n"
+    put = "PK\x05\x06 a small package"
+    parts = {"Parts": [{"ETag": '"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"', "PartNumber": 1}, {"ETag": '"b0b1"', "PartNumber": 2}]}
+    return [
+        header_case(
+            "upload-put-object-http", "us-east-1", "http://127.0.0.1:9000", None, TOKEN, "ray-jobs", "up/load.zip",
+            op="PutObject", body=put, params={"ContentMD5": content_md5(put), "ContentType": "application/zip"}, content_length=True,
+        ),
+        header_case(
+            "upload-put-object-https", "eu-west-1", None, None, None, "ray-jobs", "a b/ü.zip",
+            op="PutObject", body=put, params={"ContentMD5": content_md5(put), "ContentType": "application/zip"}, content_length=True,
+        ),
+        header_case(
+            "upload-part-https", "eu-west-1", None, None, TOKEN, "ray-jobs", "a b/c.zip",
+            op="UploadPart", body=part, params={"PartNumber": 3, "UploadId": UPLOAD_ID, "ContentMD5": content_md5(part)}, content_length=True,
+        ),
+        header_case(
+            "upload-part-http-path", "us-east-1", "http://minio.internal:9000", "path", None, "ray-jobs", "100%/x.zip",
+            op="UploadPart", body=part, params={"PartNumber": 10000, "UploadId": UPLOAD_ID, "ContentMD5": content_md5(part)}, content_length=True,
+        ),
+        header_case(
+            "upload-create-multipart", "eu-west-1", None, None, TOKEN, "ray-jobs", "a b/c.zip",
+            op="CreateMultipartUpload", params={"ContentType": "application/zip"}, content_length=True,
+        ),
+        header_case(
+            "upload-complete-multipart-https", "eu-west-1", None, None, TOKEN, "ray-jobs", "a b/c.zip",
+            op="CompleteMultipartUpload", params={"UploadId": UPLOAD_ID, "MultipartUpload": parts},
+            add={"Content-Type": "application/xml"}, content_length=True,
+        ),
+        header_case(
+            "upload-complete-multipart-http", "us-east-1", "http://127.0.0.1:9000", None, None, "ray-jobs", "up/load.zip",
+            op="CompleteMultipartUpload", params={"UploadId": UPLOAD_ID, "MultipartUpload": parts},
+            add={"Content-Type": "application/xml"}, content_length=True,
+        ),
+        header_case("upload-abort-multipart", "eu-west-1", None, None, TOKEN, "ray-jobs", "a b/c.zip", op="AbortMultipartUpload", params={"UploadId": UPLOAD_ID}),
+        header_case("upload-stat-head", "us-east-1", "http://127.0.0.1:9000", None, TOKEN, "ray-jobs", "up/load.zip", op="HeadObject"),
+    ]
 
 
 def main():
@@ -262,6 +350,7 @@ def main():
                 extra={"payload_signing_enabled": True},
             ),
         ]
+        requests += upload_cases()
         for i, key in enumerate(KEYS):
             token = TOKEN if i % 2 == 0 else None
             presigned.append(presign_case(f"presign-virtual-{i}", "eu-west-1", None, None, token, "ray-jobs", key, 900))

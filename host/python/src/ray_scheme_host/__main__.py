@@ -1,10 +1,13 @@
-"""`python -m ray_scheme_host enable | disable | status | plugins-env`
+"""`python -m ray_scheme_host enable | disable | status | plugins-env | upload`
 
 `enable` also compiles the installed plugins into scheme-host's cache (`--no-precompile`
 skips it), so a new node's first job does not pay for that inside its setup.
 
 Run with the Python interpreter that runs Ray on the node (the one `ray start` uses), then
 restart Ray on that node so every Ray process starts with the change.
+
+`upload PATH PREFIX` publishes a directory (packed as Ray packs a working_dir) or a file to
+a store and prints the URI to put in a runtime_env.
 """
 
 import argparse
@@ -14,7 +17,7 @@ import os
 import sys
 from typing import List, Optional
 
-from ray_scheme_host import __version__, _hook, compat, hostcli, node_records, pth, schemes
+from ray_scheme_host import __version__, _hook, compat, hostcli, node_records, pth, publish, runtime_env_upload, schemes
 
 
 def _host_listing():
@@ -64,32 +67,41 @@ def cmd_enable(args) -> int:
     if probe.refused:
         print(f"error: {probe.refused}", file=sys.stderr)
         return 2
-    recorded = sorted({s.strip().lower() for s in (args.schemes or "").split(",") if s.strip()})
+    chosen = schemes.parse_list(args.schemes)
     live, reason = _host_schemes()
-    if live is None and not recorded:
-        print(
-            f"error: {reason}\nOn a machine that only submits jobs (no scheme-host), name the "
-            "schemes to accept: python -m ray_scheme_host enable --schemes obs",
-            file=sys.stderr,
-        )
+    try:
+        handled, taken, kept = schemes.plan(chosen, live, probe.ray_schemes, probe.ray_remote_schemes)
+    except schemes.PlanError as e:
+        hint = ""
+        if live is None and not chosen:
+            hint = (
+                f" ({reason})\nOn a machine that only submits jobs (no scheme-host), name the schemes to "
+                "accept: python -m ray_scheme_host enable --schemes obs"
+            )
+        print(f"error: {e}{hint}", file=sys.stderr)
         return 2
-    if live is not None and not live:
-        print("error: scheme-host serves no scheme: its plugin directory has no usable plugin", file=sys.stderr)
-        return 2
-    to_test = live if live is not None else recorded
-    path = pth.write(recorded)
-    check = pth.self_test(probe.layout, to_test)
+    previous = pth.current_text()
+    path = pth.write(chosen)
+    check = pth.self_test(probe.layout, handled, kept)
     if check.returncode != 0:
-        pth.remove()
+        pth.restore(previous)
         print(f"error: the self-test in a new interpreter failed, nothing changed:\n{check.stderr.strip() or check.stdout.strip()}", file=sys.stderr)
         return 1
     print(f"enabled: {path}")
     if live is not None and not args.no_precompile:
         _precompile()
     print(
-        f"Ray {probe.ray_version} now accepts these schemes in working_dir/py_modules: {', '.join(to_test)}; "
-        "a scheme Ray already has its own path for (s3, gs, https, ...) stays on Ray's path"
+        f"Ray {probe.ray_version} now hands these schemes in working_dir/py_modules to scheme-host: "
+        + (", ".join(handled) or "(none)")
+        + (" (named by --schemes)" if chosen else " (every scheme scheme-host serves that Ray has no path for)")
     )
+    for scheme in taken:
+        print(f"  {scheme}:// is taken from Ray's own path: its packages are fetched by scheme-host's plugin, into Ray's own package directories")
+    if kept:
+        print(
+            f"Ray keeps its own path for {', '.join(s + '://' for s in kept)} "
+            f"(`enable --schemes {','.join(sorted(set(handled) | set(kept)))}` hands it to scheme-host too)"
+        )
     if not probe.tested:
         print(
             f"note: Ray {probe.ray_version} is newer than {compat.minor_text(compat.NEWEST_TESTED)}, the newest release "
@@ -112,10 +124,29 @@ def cmd_disable(args) -> int:
     return 0
 
 
+def scheme_state(enabled: bool, chosen, live, probe: compat.Probe) -> dict:
+    """Which schemes Ray hands to scheme-host, and for each of Ray's own schemes that
+    scheme-host serves (or that --schemes named) whether it is taken from Ray's path."""
+    ray_own = set(probe.ray_remote_schemes)
+    if not enabled:
+        handled = []
+    elif chosen:
+        handled = sorted(chosen)
+    else:
+        handled = sorted(set(live) - set(probe.ray_schemes)) if live is not None else None
+    builtin = sorted((set(live or ()) | set(chosen or ())) & ray_own)
+    return {
+        "chosen": list(chosen) if enabled and chosen else None,
+        "handled": handled,
+        "builtin_routed": {s: bool(enabled and chosen and s in chosen) for s in builtin},
+    }
+
+
 def status_report() -> dict:
     probe = compat.probe()
     listing, reason = _host_listing()
     live = sorted(schemes.from_listing(listing)) if listing is not None else None
+    chosen = pth.chosen_in_file()
     plugins_env = os.environ.get("RAY_RUNTIME_ENV_PLUGINS")
     try:
         binary = hostcli.find_binary()
@@ -138,6 +169,10 @@ def status_report() -> dict:
             "off_by_env": _hook.disabled_by_env(),
             "refused": probe.refused,
             "layout": dataclasses.asdict(probe.layout) if probe.layout else None,
+            "schemes": scheme_state(pth.is_enabled(), chosen, live, probe),
+        },
+        "uploads": {
+            runtime_env_upload.UPLOAD_TO_ENV: os.environ.get(runtime_env_upload.UPLOAD_TO_ENV) or None,
         },
         "scheme_host": {
             "binary": binary,
@@ -175,9 +210,26 @@ def cmd_status(args) -> int:
         if lit["layout"]:
             layout = lit["layout"]
             print(f"  patch points found: Protocol in {layout['protocol_module']}, parse_uri in {layout['parse_uri_module']}, "
-                  f"download_and_unpack_package in {layout['packaging_module']}, RuntimeEnvAgent in {layout['agent_module']}")
+                  f"download_and_unpack_package in {layout['packaging_module']}, RuntimeEnvAgent in {layout['agent_module']}, "
+                  f"the uploads in {layout['working_dir_module']} and {layout['py_modules_module']}")
         elif lit["refused"]:
             print("  " + lit["refused"].replace("\n", "\n  "))
+        if lit["enabled"]:
+            sch = lit["schemes"]
+            where = "named by enable --schemes" if sch["chosen"] else "every scheme scheme-host serves that Ray has no path for"
+            handled = ", ".join(sch["handled"]) if sch["handled"] is not None else "(unknown: scheme-host unavailable)"
+            print(f"  handed to scheme-host: {handled or '(none)'} ({where})")
+        for scheme, routed in lit["schemes"]["builtin_routed"].items():
+            if routed:
+                print(f"  Ray's built-in {scheme}://: routed through scheme-host's {scheme} plugin (enable --schemes)")
+            else:
+                print(f"  Ray's built-in {scheme}://: Ray's own path (not routed; `enable --schemes ...,{scheme}` routes it)")
+        upload_to = report["uploads"][runtime_env_upload.UPLOAD_TO_ENV]
+        print(
+            "local working_dir/py_modules: "
+            + (f"uploaded through scheme-host to {upload_to} ({runtime_env_upload.UPLOAD_TO_ENV} in this shell)" if upload_to
+               else f"uploaded by Ray to its GCS ({runtime_env_upload.UPLOAD_TO_ENV} not set in this shell)")
+        )
         if host["schemes"] is not None:
             print(f"scheme-host: {host['binary']} serves: {', '.join(host['schemes']) or '(nothing)'}")
             print(f"plugins in {host['plugin_dir']}:")
@@ -198,13 +250,36 @@ def cmd_plugins_env(args) -> int:
     return 0
 
 
+def cmd_upload(args) -> int:
+    try:
+        done = publish.publish_path(args.path, args.prefix, excludes=args.exclude, include_parent_dir=args.include_parent_dir)
+    except publish.UploadError as e:
+        if args.json:
+            print(json.dumps({"ok": False, "error": {"kind": e.kind, "message": str(e), "store_code": e.store_code,
+                                                     "request_id": e.request_id, "http_status": e.http_status}}))
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(done.answer))
+        return 0
+    print(done.uri)
+    figures = ", ".join(f"{v} {k}" for k, v in (("files", done.files), ("bytes", done.bytes)) if v is not None)
+    print(("uploaded" if done.uploaded else "already in the store") + (f" ({figures})" if figures else ""), file=sys.stderr)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ray_scheme_host", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     enable = sub.add_parser("enable", help="make this interpreter's Ray accept scheme-host URIs in working_dir/py_modules")
     enable.add_argument(
         "--schemes",
-        help="comma-separated schemes to accept when scheme-host is not installed here (submit-only machines)",
+        help="comma-separated schemes Ray hands to scheme-host, exactly these (default: every scheme scheme-host "
+        "serves that Ray has no path for). Naming one of Ray's own (s3) takes it from Ray's path too. Required "
+        "where scheme-host is not installed (machines that only submit jobs)",
     )
     enable.add_argument(
         "--no-precompile",
@@ -219,6 +294,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub.add_parser("plugins-env", help="print the RAY_RUNTIME_ENV_PLUGINS value for the plugin fields").set_defaults(
         func=cmd_plugins_env
     )
+    upload = sub.add_parser(
+        "upload",
+        help="upload a directory (packed as Ray packs a working_dir, as PREFIX/_ray_pkg_<hash>.zip) or a file "
+        "(as PREFIX/<name>) through scheme-host; prints the URI for the runtime_env",
+    )
+    upload.add_argument("path", metavar="DIR|FILE")
+    upload.add_argument("prefix", metavar="URI-PREFIX", help="e.g. obs://bucket/jobs/")
+    upload.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="gitignore-style pattern to leave out (repeatable)")
+    upload.add_argument(
+        "--include-parent-dir",
+        action="store_true",
+        help="keep the directory's own name inside the package (py_modules: `import DIRNAME` works from it)",
+    )
+    upload.add_argument("--json", action="store_true", help="print scheme-host's JSON answer instead of the URI")
+    upload.set_defaults(func=cmd_upload)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -69,7 +69,7 @@ def install(schemes=()) -> bool:
     """Called by the .pth line. Returns whether the hook is active in this process."""
     if disabled_by_env():
         return False
-    targets.recorded_schemes = tuple(schemes)
+    targets.chosen_schemes = tuple(schemes)
     if not active():
         sys.meta_path.insert(0, PostImportFinder())
     return True

@@ -3,7 +3,9 @@
 The shim patches private Ray code whose home and shape change between releases: 2.57 moved
 `Protocol` and `parse_uri` from `ray._private.runtime_env.{protocol,packaging}` to
 `ray._common.runtime_env_uri`, and `Protocol` went from a functional Enum built from
-`ProtocolsProvider` to a class. So instead of trusting a version string, the checks here look
+`ProtocolsProvider` to a class; 2.53 added `include_gitignore` to the client-side uploads
+(`upload_working_dir_if_needed`, `upload_py_modules_if_needed`), which the shim wraps for
+`SCHEME_HOST_UPLOAD_TO`. So instead of trusting a version string, the checks here look
 at the loaded modules with `inspect`: where each name the shim relies on lives, that it is
 what the shim expects (an Enum, a coroutine function, an async context manager) and the
 parameters Ray calls it with. Any difference refuses the whole shim, naming what was not
@@ -39,6 +41,13 @@ NEWEST_TESTED: Tuple[int, int] = (2, 60)
 
 PACKAGING_MODULE = "ray._private.runtime_env.packaging"
 AGENT_MODULE = "ray._private.runtime_env.agent.runtime_env_agent"
+WORKING_DIR_MODULE = "ray._private.runtime_env.working_dir"
+PY_MODULES_MODULE = "ray._private.runtime_env.py_modules"
+# Ray's client-side upload of a local package, by module (see targets.py).
+UPLOAD_FUNCTIONS = {
+    WORKING_DIR_MODULE: "upload_working_dir_if_needed",
+    PY_MODULES_MODULE: "upload_py_modules_if_needed",
+}
 
 # What the shim calls or replaces, with the parameters it passes or accepts.
 DOWNLOAD_PARAMS = ("pkg_uri", "base_directory", "gcs_client", "logger", "overwrite")
@@ -46,6 +55,12 @@ LOCAL_PATH_PARAMS = ("base_directory", "pkg_uri")
 LOCAL_DIR_PARAMS = ("uri", "base_directory")
 PARSE_URI_PARAMS = ("pkg_uri",)
 FILE_LOCK_PARAMS = ("self", "lock_file")
+# Both upload functions, up to 2.52 and since 2.53 (which added `include_gitignore`); the
+# shim reads `runtime_env` and `include_gitignore` and passes everything on unchanged.
+UPLOAD_PARAMS = (
+    ("runtime_env", "scratch_dir", "logger", "upload_fn"),
+    ("runtime_env", "include_gitignore", "scratch_dir", "logger", "upload_fn"),
+)
 
 
 def minor_text(minor: Tuple[int, int]) -> str:
@@ -128,23 +143,25 @@ def _signature_text(fn) -> str:
         return "(unreadable signature)"
 
 
-def _expect_params(fn, where: str, params: Tuple[str, ...]) -> List[str]:
-    wanted = tuple((name, inspect.Parameter.POSITIONAL_OR_KEYWORD.name) for name in params)
-    if _shape(fn) != wanted:
-        return [f"{where} has the signature {_signature_text(fn)}; expected ({', '.join(params)})"]
-    return []
+def _expect_params(fn, where: str, params: Tuple[str, ...], *alternatives: Tuple[str, ...]) -> List[str]:
+    shape = _shape(fn)
+    for option in (params, *alternatives):
+        if shape == tuple((name, inspect.Parameter.POSITIONAL_OR_KEYWORD.name) for name in option):
+            return []
+    expected = " or ".join(f"({', '.join(option)})" for option in (params, *alternatives))
+    return [f"{where} has the signature {_signature_text(fn)}; expected {expected}"]
 
 
-def _expect_function(mod, name: str, params: Tuple[str, ...], coroutine: bool = False) -> List[str]:
+def _expect_function(mod, name: str, params: Tuple[str, ...], *alternatives: Tuple[str, ...], coroutine: bool = False) -> List[str]:
     where = f"{mod.__name__}.{name}"
     fn = getattr(mod, name, None)
     if fn is None:
         return [f"{where} was not found"]
     if inspect.isclass(fn) or not callable(fn):
         return [f"{where} is not a function"]
-    if coroutine and not inspect.iscoroutinefunction(fn):
-        return [f"{where} is not a coroutine function (async def)"]
-    return _expect_params(fn, where, params)
+    if coroutine != inspect.iscoroutinefunction(fn):
+        return [f"{where} is not a coroutine function (async def)" if coroutine else f"{where} is a coroutine function; expected a plain one"]
+    return _expect_params(fn, where, params, *alternatives)
 
 
 def protocol_problems(protocol_cls, where: str) -> List[str]:
@@ -194,6 +211,12 @@ def packaging_problems(mod) -> List[str]:
     return problems
 
 
+def upload_problems(mod) -> List[str]:
+    """The shim wraps Ray's upload of a local working_dir or py_modules (`UPLOAD_FUNCTIONS`)
+    and calls it with the arguments it was given."""
+    return _expect_function(mod, UPLOAD_FUNCTIONS[mod.__name__], *UPLOAD_PARAMS)
+
+
 def agent_problems(mod) -> List[str]:
     """The shim wraps `RuntimeEnvAgent.__init__` and then reads the GCS client it was given."""
     where = f"{mod.__name__}.RuntimeEnvAgent"
@@ -215,6 +238,8 @@ class Layout:
     parse_uri_module: str
     packaging_module: str
     agent_module: str
+    working_dir_module: str
+    py_modules_module: str
 
 
 class Unsupported(Exception):
@@ -251,7 +276,7 @@ def detect(import_module: Callable = importlib.import_module, version: Optional[
         raise Unsupported(version, [problem], problem)
     problems: List[str] = []
     loaded: Dict[str, object] = {}
-    for name in dict.fromkeys(targets.homes(targets.PROTOCOL_ROLE) + targets.PARSE_URI_HOMES + (PACKAGING_MODULE, AGENT_MODULE)):
+    for name in dict.fromkeys(targets.homes(targets.PROTOCOL_ROLE) + targets.PARSE_URI_HOMES + (PACKAGING_MODULE, AGENT_MODULE, *UPLOAD_FUNCTIONS)):
         mod = _import_if_present(name, import_module, problems)
         if mod is not None:
             loaded[name] = mod
@@ -285,6 +310,11 @@ def detect(import_module: Callable = importlib.import_module, version: Optional[
         problems += agent_problems(loaded[AGENT_MODULE])
     elif not any(p.startswith(f"importing {AGENT_MODULE} ") for p in problems):
         problems.append(f"{AGENT_MODULE} was not found")
+    for name in UPLOAD_FUNCTIONS:
+        if name in loaded:
+            problems += upload_problems(loaded[name])
+        elif not any(p.startswith(f"importing {name} ") for p in problems):
+            problems.append(f"{name} was not found")
 
     if problems:
         raise Unsupported(version, problems)
@@ -294,7 +324,16 @@ def detect(import_module: Callable = importlib.import_module, version: Optional[
         parse_uri_module=parse_uri_home,
         packaging_module=PACKAGING_MODULE,
         agent_module=AGENT_MODULE,
+        working_dir_module=WORKING_DIR_MODULE,
+        py_modules_module=PY_MODULES_MODULE,
     )
+
+
+def ray_schemes(layout: Layout, import_module: Callable = importlib.import_module) -> Tuple[List[str], List[str]]:
+    """(every scheme Ray's `Protocol` has, those it downloads remote packages from), as
+    shipped: what `enable --schemes` may take from Ray and what it must leave alone."""
+    protocol_cls = import_module(layout.protocol_module).Protocol
+    return sorted(m.value for m in protocol_cls), sorted(m.value for m in protocol_cls.remote_protocols())
 
 
 def report() -> dict:
@@ -303,8 +342,9 @@ def report() -> dict:
     try:
         layout = detect(version=version)
     except Unsupported as e:
-        return {"ray_version": version, "layout": None, "problems": e.problems, "refused": str(e)}
-    return {"ray_version": version, "layout": asdict(layout), "problems": [], "refused": None}
+        return {"ray_version": version, "layout": None, "problems": e.problems, "refused": str(e), "ray_schemes": [], "ray_remote_schemes": []}
+    every, remote = ray_schemes(layout)
+    return {"ray_version": version, "layout": asdict(layout), "problems": [], "refused": None, "ray_schemes": every, "ray_remote_schemes": remote}
 
 
 @dataclass(frozen=True)
@@ -312,6 +352,9 @@ class Probe:
     ray_version: Optional[str]
     layout: Optional[Layout]
     refused: Optional[str]
+    # Ray's own schemes (empty when refused): every one, and those it fetches packages from.
+    ray_schemes: Tuple[str, ...] = ()
+    ray_remote_schemes: Tuple[str, ...] = ()
 
     @property
     def tested(self) -> bool:
@@ -348,4 +391,10 @@ def probe(python: Optional[str] = None) -> Probe:
             f"inspecting Ray in a new interpreter failed (exit {done.returncode}): {done.stderr.strip()[-_STDERR_TAIL:]}",
         )
     layout = Layout(**answer["layout"]) if answer.get("layout") else None
-    return Probe(answer.get("ray_version"), layout, answer.get("refused"))
+    return Probe(
+        answer.get("ray_version"),
+        layout,
+        answer.get("refused"),
+        tuple(answer.get("ray_schemes") or ()),
+        tuple(answer.get("ray_remote_schemes") or ()),
+    )

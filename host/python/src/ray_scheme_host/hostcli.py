@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sysconfig
-from typing import List, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from ray_scheme_host.redact import redact
 
@@ -141,10 +141,23 @@ def interpret(returncode: int, stdout: bytes, stderr: bytes, uri: Optional[str])
     )
 
 
-def run(args: Sequence[str], uri: Optional[str] = None, timeout: float = QUERY_TIMEOUT_S) -> dict:
+def run(
+    args: Sequence[str],
+    uri: Optional[str] = None,
+    timeout: Optional[float] = QUERY_TIMEOUT_S,
+    env: Optional[Mapping[str, str]] = None,
+) -> dict:
+    """One host call; `env` adds to (or overrides in) the environment it inherits, and
+    `timeout` None waits as long as the host works (uploads of large trees)."""
     argv = command(args)
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            env=None if env is None else {**os.environ, **env},
+        )
     except subprocess.TimeoutExpired:
         raise SchemeHostError("timeout", f"{argv[1]} did not finish within {timeout:.0f} s", uri=uri)
     return interpret(done.returncode, done.stdout, done.stderr, uri)

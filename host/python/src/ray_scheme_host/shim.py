@@ -14,7 +14,13 @@ and checks what each module holds before it is patched:
 - `ray._private.runtime_env.packaging`: `download_and_unpack_package` keeps Ray's lock file,
   reuse rule and directory names (Ray's own functions compute them) but has `scheme-host`
   fetch and unpack those schemes, as an asyncio subprocess (Ray's own remote downloads block
-  the agent's event loop).
+  the agent's event loop). Ray's own schemes stay on Ray's path, except those
+  `enable --schemes` named (`--schemes obs,s3`: `s3://` too; see schemes.py): Ray's package
+  directory for them is the same either way, so its cache is shared.
+- `ray._private.runtime_env.working_dir` / `py_modules`: Ray's upload of a local
+  working_dir / py_modules (every caller imports it by name from there): with
+  `SCHEME_HOST_UPLOAD_TO` set, local entries are uploaded through scheme-host and replaced
+  by their URIs before Ray's own function runs (see runtime_env_upload.py).
 - `ray._private.runtime_env.agent.runtime_env_agent` (imported by the agent as plain
   `runtime_env_agent`): the agent records its node as having the shim, for
   `node_records.check`.
@@ -27,13 +33,14 @@ explanation instead of half-working. Ray's own schemes are never taken over.
 
 import enum
 import functools
+import inspect
 import logging
 import threading
 from pathlib import Path
 from typing import List, Optional
 from urllib.parse import urlparse
 
-from ray_scheme_host import compat, fetch, node_records, schemes, targets
+from ray_scheme_host import compat, fetch, node_records, runtime_env_upload, schemes, targets
 
 _MARK = targets.PATCH_MARK
 _member_lock = threading.Lock()
@@ -41,8 +48,10 @@ _log = logging.getLogger(__name__)
 
 # Schemes this process added to Ray's Protocol enum.
 added_schemes = set()
-# Ray's Protocol class once patched in this process (the packaging patch looks schemes up in it).
+# Ray's Protocol class once patched in this process (the packaging patch looks schemes up in
+# it), and the schemes it had of its own.
 _protocol_cls = None
+_ray_schemes: frozenset = frozenset()
 _ray_version = compat.installed_ray_version()
 _refusal: Optional[str] = compat.version_problem(_ray_version)
 
@@ -81,7 +90,7 @@ def add_enum_member(enum_cls, name: str, value: str):
 def patch_protocol_module(mod) -> None:
     """Patches Ray's `Protocol` wherever it is seen first: its defining module, or a module
     that re-exports it (then it is already patched)."""
-    global _protocol_cls
+    global _protocol_cls, _ray_schemes
     protocol_cls = getattr(mod, "Protocol", None)
     if protocol_cls is None or getattr(protocol_cls, _MARK, False):
         return
@@ -97,7 +106,7 @@ def patch_protocol_module(mod) -> None:
         scheme = value.lower()
         if scheme != value:
             return None
-        if not schemes.is_plugin_scheme(scheme):
+        if not schemes.is_handled(scheme):
             return None
         if _refusal:
             raise ValueError(_refusal)
@@ -128,9 +137,15 @@ def patch_protocol_module(mod) -> None:
 
     type.__setattr__(protocol_cls, "remote_protocols", classmethod(remote_protocols))
     _protocol_cls = protocol_cls
+    _ray_schemes = builtin
 
 
-def _is_ours(uri: str) -> bool:
+def _is_rays_own(scheme: str) -> bool:
+    return scheme in _ray_schemes
+
+
+def routes(uri: str) -> bool:
+    """Whether Ray's download of the package `uri` goes to scheme-host in this process."""
     # Looking the scheme up adds it to Protocol if a plugin serves it; this process may not
     # have parsed the URI before (the agent deserializes runtime_envs unvalidated).
     scheme = urlparse(uri).scheme
@@ -138,6 +153,14 @@ def _is_ours(uri: str) -> bool:
         return True
     if _protocol_cls is None or not scheme:
         return False
+    if _is_rays_own(scheme):
+        # Only Ray's remote package schemes can be taken over, and never by a refused shim:
+        # Ray's own path still works for them.
+        return (
+            not _refusal
+            and schemes.is_handled(scheme, ray_has_it=True)
+            and _protocol_cls(scheme) in _protocol_cls.remote_protocols()
+        )
     try:
         _protocol_cls(scheme)
     except ValueError:
@@ -149,7 +172,7 @@ def _is_ours(uri: str) -> bool:
 
 def _serves(scheme: str) -> bool:
     try:
-        return schemes.is_plugin_scheme(scheme)
+        return schemes.is_handled(scheme)
     except ValueError:
         return False
 
@@ -158,7 +181,9 @@ async def _fetch_with_host(mod, pkg_uri: str, base_directory: str, gcs_client, l
     """Ray's download_and_unpack_package for a remote URI, with scheme-host doing the
     transfer and unpack: same lock file, same reuse rule, same paths (from Ray's own
     functions, so each release's naming rule), same return value."""
-    if gcs_client is not None:
+    # A node without the shim fetches Ray's own schemes itself; only the others need it
+    # on every node.
+    if gcs_client is not None and not _is_rays_own(urlparse(pkg_uri).scheme):
         await node_records.check(gcs_client, node_records.SHIM)
     pkg_file = Path(mod._get_local_path(base_directory, pkg_uri))
     if pkg_file.suffix == "":
@@ -191,7 +216,7 @@ def patch_packaging_module(mod) -> None:
 
     @functools.wraps(original)
     async def download_and_unpack_package(pkg_uri, base_directory, gcs_client=None, logger=mod.default_logger, overwrite=False):
-        if not _is_ours(pkg_uri):
+        if not routes(pkg_uri):
             return await original(pkg_uri, base_directory, gcs_client=gcs_client, logger=logger, overwrite=overwrite)
         if _refusal:
             raise ValueError(_refusal)
@@ -238,10 +263,96 @@ def patch_agent_module(mod) -> None:
     agent_cls.__init__ = __init__
 
 
+def _check_destination(prefix: str) -> None:
+    """Refuses an upload whose URI this Ray would not take in a runtime_env, before uploading."""
+    if _refusal:
+        raise ValueError(f"{runtime_env_upload.UPLOAD_TO_ENV} is set, but {_refusal}")
+    scheme = urlparse(prefix).scheme
+    try:
+        member = _protocol_cls(scheme) if _protocol_cls is not None else None
+    except ValueError as e:
+        member = None
+        reason = f": {e}"
+    else:
+        reason = ""
+    if member is None or member not in _protocol_cls.remote_protocols():
+        raise ValueError(
+            f"{runtime_env_upload.UPLOAD_TO_ENV}={prefix}: Ray in this interpreter does not take {scheme}:// "
+            f"packages{reason}. Install scheme-host with a plugin for {scheme}:// here, or name it in "
+            "`python -m ray_scheme_host enable --schemes ...`."
+        )
+
+
+def _default_excludes() -> List[str]:
+    """What the installed Ray leaves out of every working_dir (since 2.54; none before)."""
+    from ray._private import ray_constants
+
+    read = getattr(ray_constants, "get_runtime_env_default_excludes", None)
+    return list(read()) if read is not None else []
+
+
+def patch_upload_module(mod) -> None:
+    name = compat.UPLOAD_FUNCTIONS.get(mod.__name__)
+    original = getattr(mod, name, None) if name else None
+    if name is None or getattr(original, _MARK, False):
+        return
+    problems = compat.upload_problems(mod)
+    if problems:
+        _refuse(problems)
+        return
+    signature = inspect.signature(original)
+    is_working_dir = name == compat.UPLOAD_FUNCTIONS[compat.WORKING_DIR_MODULE]
+
+    @functools.wraps(original)
+    def upload_if_needed(*args, **kwargs):
+        if not runtime_env_upload.requested():
+            return original(*args, **kwargs)
+        checked = []
+
+        def prefix() -> str:
+            # Asked only when a local entry is about to be uploaded: a runtime_env without
+            # one is none of this variable's business.
+            if not checked:
+                found = runtime_env_upload.destination()
+                _check_destination(found)
+                checked.append(found)
+            return checked[0]
+
+        bound = signature.bind(*args, **kwargs)
+        runtime_env = bound.arguments["runtime_env"]
+        include_gitignore = bound.arguments.get("include_gitignore", runtime_env_upload.include_gitignore_from_env())
+        logger = bound.arguments.get("logger") or getattr(mod, "default_logger", None) or _log
+        if is_working_dir:
+
+            def check_uri(uri: str) -> None:
+                # Ray's own validation of a remote working_dir (extensions differ by release);
+                # a URI passes through without any upload.
+                probe = bound.arguments.copy()
+                probe["runtime_env"] = {"working_dir": uri}
+                original(**probe)
+
+            runtime_env_upload.working_dir(
+                runtime_env,
+                prefix,
+                include_gitignore=include_gitignore,
+                default_excludes=_default_excludes(),
+                check_uri=check_uri,
+                logger=logger,
+            )
+        else:
+            runtime_env_upload.py_modules(runtime_env, prefix, include_gitignore=include_gitignore, logger=logger)
+        return original(*args, **kwargs)
+
+    setattr(upload_if_needed, _MARK, True)
+    setattr(mod, name, upload_if_needed)
+
+
 _PATCH_FOR_ROLE = {
     targets.PROTOCOL_ROLE: patch_protocol_module,
     targets.PACKAGING_ROLE: patch_packaging_module,
     targets.AGENT_ROLE: patch_agent_module,
+    targets.WORKING_DIR_UPLOAD_ROLE: patch_upload_module,
+    targets.PY_MODULES_UPLOAD_ROLE: patch_upload_module,
 }
 # Keyed by module name, as `_hook` looks them up; a target whose role lacks a patch fails the
 # shim's first import, whichever Ray module triggered it, not only the load of that module.

@@ -3,7 +3,7 @@
 `_hook` runs at the start of every Python process and must not import the shim (which pulls
 in the host client and scheme discovery) until Ray loads a module worth patching; the shim
 and scheme discovery must not import `_hook` either, or the three would import each other.
-So the modules to patch and the schemes recorded by `enable --schemes` live here, in a leaf
+So the modules to patch and the schemes chosen with `enable --schemes` live here, in a leaf
 that imports nothing: each side reads the same values and none depends on another.
 """
 
@@ -12,6 +12,11 @@ that imports nothing: each side reads the same values and none depends on anothe
 PROTOCOL_ROLE = "protocol"
 PACKAGING_ROLE = "packaging"
 AGENT_ROLE = "agent"
+# Ray's client-side uploads of a local working_dir / py_modules (ray.init, the job SDK,
+# `ray job submit`, Ray Client): every caller imports the function by name from these
+# modules, so replacing it right after the module ran reaches all of them.
+WORKING_DIR_UPLOAD_ROLE = "working_dir_upload"
+PY_MODULES_UPLOAD_ROLE = "py_modules_upload"
 
 # Every place each part has lived in the Ray releases this package supports; what a given
 # installation actually holds is found by `compat.detect`, not assumed from its version.
@@ -23,6 +28,8 @@ TARGETS = {
     "ray._private.runtime_env.protocol": PROTOCOL_ROLE,
     "ray._private.runtime_env.packaging": PACKAGING_ROLE,
     "ray._private.runtime_env.agent.runtime_env_agent": AGENT_ROLE,
+    "ray._private.runtime_env.working_dir": WORKING_DIR_UPLOAD_ROLE,
+    "ray._private.runtime_env.py_modules": PY_MODULES_UPLOAD_ROLE,
     # The agent's main.py puts its own directory on sys.path and imports the same file as a
     # top-level module under this name.
     "runtime_env_agent": AGENT_ROLE,
@@ -35,9 +42,10 @@ PARSE_URI_HOMES = ("ray._common.runtime_env_uri", "ray._private.runtime_env.pack
 # Set on every function and class the shim has patched, so it never patches twice.
 PATCH_MARK = "_ray_scheme_host_patched"
 
-# Schemes `enable --schemes` recorded for a machine without scheme-host (see schemes.py);
-# set by `_hook.install` from the .pth line, so it is the same in every process.
-recorded_schemes = ()
+# The schemes `enable --schemes` chose to hand to scheme-host, empty when it chose none
+# (then: every scheme the local scheme-host serves that Ray has no path for; see schemes.py).
+# Set by `_hook.install` from the .pth line, so it is the same in every process.
+chosen_schemes = ()
 
 
 def homes(role: str) -> tuple:

@@ -3,7 +3,9 @@
 
 `--listen 127.0.0.1:0 --cred AK:SK --bucket NAME --put BUCKET/KEY=FILE` serves the listed
 objects path-style; a missing key answers 404 with an OBS `NoSuchKey` XML body and a
-request id; a request without the access key answers 403. For the Python package's tests.
+request id; a request without the access key answers 403. PUT stores an object, HEAD
+answers whether one exists, and `GET /__admin/objects/BUCKET` lists the keys (as the real
+obs-server's admin API does). For the Python package's tests.
 """
 
 import argparse
@@ -40,17 +42,52 @@ def main():
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self):
+        def _authorized(self):
             auth = self.headers.get("Authorization", "")
-            if keys and not any(auth.startswith(f"OBS {k}:") for k in keys):
-                return self._error(403, "InvalidAccessKeyId")
-            data = objects.get(self.path.split("?", 1)[0])
-            if data is None:
-                return self._error(404, "NoSuchKey")
-            self.send_response(200)
+            return not keys or any(auth.startswith(f"OBS {k}:") for k in keys)
+
+        def _send(self, status, data=b"", head=False):
+            self.send_response(status)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if not head:
+                self.wfile.write(data)
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path.startswith("/__admin/objects/"):
+                bucket = path[len("/__admin/objects/"):]
+                listed = sorted(k[len(bucket) + 2:] for k in objects if k.startswith(f"/{bucket}/"))
+                return self._send(200, json.dumps({"keys": listed}).encode())
+            if not self._authorized():
+                return self._error(403, "InvalidAccessKeyId")
+            data = objects.get(path)
+            if data is None:
+                return self._error(404, "NoSuchKey")
+            self._send(200, data)
+
+        def do_HEAD(self):
+            # Like OBS: an error to a HEAD has no body, its code travels in a header.
+            found = self.path.split("?", 1)[0] in objects
+            status, code = (200, None) if found else (404, "NoSuchKey")
+            if not self._authorized():
+                status, code = 403, "InvalidAccessKeyId"
+            self.send_response(status)
+            if code:
+                self.send_header("x-obs-error-code", code)
+                self.send_header("x-obs-request-id", uuid.uuid4().hex[:16].upper())
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_PUT(self):
+            if not self._authorized():
+                return self._error(403, "InvalidAccessKeyId")
+            length = int(self.headers.get("Content-Length") or 0)
+            objects[self.path.split("?", 1)[0]] = self.rfile.read(length)
+            self.send_response(200)
+            self.send_header("ETag", '"fake"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
     host, port = args.listen.rsplit(":", 1)
     server = ThreadingHTTPServer((host, int(port)), Handler)

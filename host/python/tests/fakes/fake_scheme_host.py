@@ -4,12 +4,17 @@
 For tests of the Python package only (the real-Ray tests use the real binary). Plugins are
 `<scheme>.wasm` files in the plugin directory (content ignored); every scheme fetches
 `$OBS_ENDPOINT/<bucket>/<key>` path-style and maps OBS XML errors to the host's JSON.
+`upload` and `pack-and-upload` PUT there the same way. The packer follows Ray's rules in a
+simplified form (patterns are fnmatch globs on a name or relative path, `.gitignore` and
+`.rayignore` only at the top): enough for the package's own logic, not a second packer.
 Writes an invocation line to `$FAKE_SCHEME_HOST_LOG` if set.
 """
 
 import argparse
 import fcntl
+import fnmatch
 import hashlib
+import io
 import json
 import os
 import re
@@ -70,12 +75,19 @@ def parse(args, uri):
     return {"uri": uri, "scheme": u.scheme, "package_name": name, "extension": ext, "format": FORMATS[ext], "display": uri, "plugin": plugin["name"]}, u, plugin
 
 
-def fetch(u):
+def store_request(u, method="GET", data=None):
     endpoint = os.environ.get("OBS_ENDPOINT")
     ak = os.environ.get("OBS_ACCESS_KEY_ID")
     if not endpoint or not ak or not os.environ.get("OBS_SECRET_ACCESS_KEY"):
         raise Fail("bad-credentials", "OBS_ENDPOINT, OBS_ACCESS_KEY_ID and OBS_SECRET_ACCESS_KEY must be set", exit_code=5)
-    req = urllib.request.Request(f"{endpoint.rstrip('/')}/{u.netloc}{u.path}", headers={"Authorization": f"OBS {ak}:fake"})
+    return urllib.request.Request(
+        f"{endpoint.rstrip('/')}/{u.netloc}{u.path}", data=data, method=method, headers={"Authorization": f"OBS {ak}:fake"}
+    )
+
+
+def fetch(u, method="GET", data=None):
+    req = store_request(u, method, data)
+    endpoint = req.full_url
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.read()
@@ -83,8 +95,10 @@ def fetch(u):
         body = e.read(4096).decode("utf-8", "replace")
         code = re.search(r"<Code>([^<]*)</Code>", body)
         rid = re.search(r"<RequestId>([^<]*)</RequestId>", body)
+        code = code.group(1) if code else e.headers.get("x-obs-error-code")
+        rid = rid.group(1) if rid else e.headers.get("x-obs-request-id")
         kind = {404: "not-found", 403: "access-denied"}.get(e.code, "network")
-        raise Fail(kind, f"the store answered HTTP {e.code}", code and code.group(1), rid and rid.group(1), e.code, exit_code=4 if e.code == 404 else 5)
+        raise Fail(kind, f"the store answered HTTP {e.code}", code, rid, e.code, exit_code=4 if e.code == 404 else 5)
     except OSError as e:
         raise Fail("network", f"cannot reach {endpoint}: {e}", exit_code=6)
 
@@ -152,6 +166,105 @@ def download(args):
     return dict(info, path=os.path.abspath(args.file), reused=False, bytes_downloaded=len(data), timings_ms={"total_ms": 0}, plugin=plugin)
 
 
+def exists(u):
+    try:
+        fetch(u, method="HEAD")
+    except Fail as e:
+        if e.error["kind"] == "not-found":
+            return False
+        raise
+    return True
+
+
+def target_plugin(args, uri):
+    u = urlparse(uri)
+    if not u.scheme or not u.netloc:
+        raise Fail("invalid-uri", f"not an object URI: {uri}", exit_code=3)
+    plugin = next((p for p in plugins(args) if u.scheme in p["schemes"]), None)
+    if plugin is None:
+        raise Fail("plugin", f"no plugin handles scheme {u.scheme!r}")
+    return u, plugin
+
+
+def upload(args):
+    u, plugin = target_plugin(args, args.uri)
+    if not u.path.strip("/") or u.path.endswith("/"):
+        raise Fail("invalid-uri", f"not an object URI: {args.uri}", exit_code=3)
+    with open(args.file, "rb") as f:
+        data = f.read()
+    fetch(u, method="PUT", data=data)
+    return {"uri": args.uri, "uploaded": True, "bytes": len(data), "parts": 1, "retries": 0, "etag": '"fake"', "timings_ms": {"total_ms": 0}, "plugin": plugin}
+
+
+def _matches(rel, patterns):
+    name = rel.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        pattern = pattern.strip().rstrip("/")
+        if pattern and (fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(rel, pattern.lstrip("/"))):
+            return True
+    return False
+
+
+def _ignore_file(root, name):
+    path = os.path.join(root, name)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return [line for line in f.read().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def pack_listing(root, excludes):
+    """Ray's rules, simplified: (relative path, bytes or None for an empty directory)."""
+    defaults = os.environ.get("RAY_OVERRIDE_RUNTIME_ENV_DEFAULT_EXCLUDES", ".git,.venv,venv,__pycache__")
+    patterns = [p.strip() for p in defaults.split(",") if p.strip()] + list(excludes)
+    patterns += _ignore_file(root, ".rayignore")
+    if os.environ.get("RAY_RUNTIME_ENV_IGNORE_GITIGNORE", "0") != "1":
+        patterns += _ignore_file(root, ".gitignore")
+    listing = []
+    for dirpath, dirs, files in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        dirs[:] = sorted(d for d in dirs if not _matches(rel_dir + d, patterns))
+        kept = sorted(f for f in files if not _matches(rel_dir + f, patterns))
+        for f in kept:
+            with open(os.path.join(dirpath, f), "rb") as fh:
+                listing.append((rel_dir + f, fh.read()))
+        if not dirs and not kept and rel_dir:
+            listing.append((rel_dir, None))
+    return listing
+
+
+def pack_and_upload(args):
+    root = os.path.abspath(args.dir)
+    if not os.path.isdir(root):
+        raise Fail("config", f"{args.dir} is not a directory", exit_code=2)
+    prefix = args.prefix if args.prefix.endswith("/") else args.prefix + "/"
+    target_plugin(args, prefix)
+    listing = pack_listing(root, args.exclude)
+    inner = os.path.basename(root) + "/" if args.include_parent_dir else ""
+    digest = hashlib.sha256()
+    for rel, data in listing:
+        digest.update(f"{inner}{rel}\0{len(data) if data is not None else -1}\0".encode())
+        digest.update(data or b"")
+    name = f"_ray_pkg_{digest.hexdigest()[:32]}"
+    uri = f"{prefix}{name}.zip"
+    u = urlparse(uri)
+    files = sum(1 for _, data in listing if data is not None)
+    size = sum(len(data or b"") for _, data in listing)
+    if exists(u):
+        return {"uri": uri, "uploaded": False, "files": files, "bytes": size, "timings_ms": {"total_ms": 0}, "plugin": target_plugin(args, uri)[1]}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{name}/", "")
+        for rel, data in listing:
+            if data is None:
+                z.writestr(f"{name}/{inner}{rel}", "")
+            else:
+                z.writestr(f"{name}/{inner}{rel}", data)
+    fetch(u, method="PUT", data=buf.getvalue())
+    return {"uri": uri, "uploaded": True, "files": files, "bytes": size, "timings_ms": {"total_ms": 0}, "plugin": target_plugin(args, uri)[1]}
+
+
 def main():
     p = argparse.ArgumentParser(prog="scheme-host")
     p.add_argument("--plugin-dir")
@@ -175,6 +288,16 @@ def main():
     s.add_argument("--json", action="store_true", dest="json2")
     c = sub.add_parser("precompile")
     c.add_argument("--json", action="store_true", dest="json2")
+    u = sub.add_parser("upload")
+    u.add_argument("file")
+    u.add_argument("uri")
+    u.add_argument("--json", action="store_true", dest="json2")
+    k = sub.add_parser("pack-and-upload")
+    k.add_argument("dir")
+    k.add_argument("prefix")
+    k.add_argument("--exclude", action="append", default=[])
+    k.add_argument("--include-parent-dir", action="store_true")
+    k.add_argument("--json", action="store_true", dest="json2")
     args = p.parse_args()
     log = os.environ.get("FAKE_SCHEME_HOST_LOG")
     if log:
@@ -189,6 +312,10 @@ def main():
             out = parse(args, args.uri)[0]
         elif args.cmd == "download":
             out = download(args)
+        elif args.cmd == "upload":
+            out = upload(args)
+        elif args.cmd == "pack-and-upload":
+            out = pack_and_upload(args)
         else:
             out = download_and_unpack(args)
     except Fail as e:

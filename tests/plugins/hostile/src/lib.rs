@@ -339,7 +339,7 @@ impl UploadGuest for Hostile {
     }
 
     fn upload_part(uri: String, _upload_id: String, number: u32, bytes: Vec<u8>) -> Result<UploadedPart, SchemeError> {
-        Self::put_object(uri, bytes).map(|info| UploadedPart { number, etag: info.etag.unwrap_or_default(), retries: 0 })
+        Self::put_object(uri, bytes).map(|info| UploadedPart { number, size: info.size, etag: info.etag.unwrap_or_default(), retries: 0 })
     }
 
     fn complete_multipart(_uri: String, _upload_id: String, parts: Vec<UploadedPart>) -> Result<ObjectInfo, SchemeError> {

@@ -1,9 +1,11 @@
 //! What plugins' native tests of whole operations share: a staging directory pair, small
 //! packages, a [`Call`](crate::ops::Call) whose means do nothing observable, and in
-//! [`promises`](crate::ops::testing::promises) the checks every store plugin runs against
-//! its own operations.
+//! [`promises`](crate::ops::testing::promises) and
+//! [`upload_promises`](crate::ops::testing::upload_promises) the checks every store plugin
+//! runs against its own operations.
 
 pub mod promises;
+pub mod upload_promises;
 
 use std::fs;
 use std::io::Write;
