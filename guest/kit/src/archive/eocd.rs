@@ -49,7 +49,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom};
 
-use super::layout::find_in;
+use super::sigscan::find_in;
 use crate::{Error, Result};
 
 const EOCD_SIG: [u8; 4] = [b'P', b'K', 5, 6];

@@ -17,9 +17,10 @@
 //! Bytes before the first entry are prepended data (a `#!` line, a self-extractor) and are
 //! not examined.
 
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 
 use super::directory::{zip64_values, CentralEntry};
+use super::sigscan::find_in;
 use crate::text::escape_bytes;
 use crate::{Error, Result};
 
@@ -28,8 +29,6 @@ pub(crate) const LOCAL_FIXED: usize = 30;
 const DESCRIPTOR_SIG: [u8; 4] = [b'P', b'K', 7, 8];
 /// General-purpose flag bit 3: CRC-32 and sizes follow the data in a data descriptor.
 const FLAG_DESCRIPTOR: u16 = 1 << 3;
-/// Gap bytes are read in pieces of this size.
-const GAP_CHUNK: usize = 64 * 1024;
 
 /// What an entry's end runs into, for the overlap message.
 #[derive(Debug, Clone, Copy)]
@@ -164,40 +163,6 @@ pub(crate) fn ends_before(c: &CentralEntry, end: Option<u64>, limit: u64, next: 
     })
 }
 
-/// Looks for a 4-byte signature in bytes fed in pieces (local headers in the bytes between
-/// entries; central headers where a reader searches for the directory).
-pub(crate) struct SigScan {
-    sig: [u8; 4],
-    /// The previous piece's last bytes, for a signature split across pieces.
-    carry: Vec<u8>,
-    /// Object offset of the next byte fed.
-    pos: u64,
-}
-
-impl SigScan {
-    pub fn new(sig: [u8; 4], at: u64) -> Self {
-        SigScan { sig, carry: Vec::with_capacity(8), pos: at }
-    }
-
-    /// The object offset of the first signature that `bytes` complete, if any.
-    pub fn feed(&mut self, bytes: &[u8]) -> Option<u64> {
-        let keep = self.sig.len() - 1;
-        let base = self.pos - self.carry.len() as u64;
-        let mut joined = self.carry.clone();
-        joined.extend_from_slice(&bytes[..bytes.len().min(keep)]);
-        let found = find(&joined, &self.sig).map(|i| base + i as u64).or_else(|| find(bytes, &self.sig).map(|i| self.pos + i as u64));
-        self.carry.extend_from_slice(&bytes[bytes.len().saturating_sub(keep)..]);
-        let excess = self.carry.len().saturating_sub(keep);
-        self.carry.drain(..excess);
-        self.pos += bytes.len() as u64;
-        found
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// The error for a local header no central entry lists, found after entry `c`.
 pub(crate) fn unlisted(at: u64, c: &CentralEntry) -> Error {
     Error::unsafe_archive(format!(
@@ -251,28 +216,10 @@ pub(crate) fn check_file<R: Read + Seek>(r: &mut R, entries: &[CentralEntry], cd
     Ok(())
 }
 
-/// The offset of the first `sig` in `from..to` (whole), if any.
-pub(crate) fn find_in<R: Read + Seek>(r: &mut R, sig: [u8; 4], from: u64, to: u64) -> io::Result<Option<u64>> {
-    if from >= to {
-        return Ok(None);
-    }
-    r.seek(SeekFrom::Start(from))?;
-    let mut scan = SigScan::new(sig, from);
-    let mut buf = vec![0u8; GAP_CHUNK.min((to - from) as usize)];
-    let mut left = to - from;
-    while left > 0 {
-        let n = (left.min(buf.len() as u64)) as usize;
-        r.read_exact(&mut buf[..n])?;
-        if let Some(at) = scan.feed(&buf[..n]).filter(|&at| at + 4 <= to) {
-            return Ok(Some(at));
-        }
-        left -= n as u64;
-    }
-    Ok(None)
-}
 
 #[cfg(test)]
 mod tests {
+    use crate::archive::sigscan::SigScan;
     use super::*;
 
     fn central(name: &[u8], flags: u16, crc: u32, compressed: u64, size: u64) -> CentralEntry {

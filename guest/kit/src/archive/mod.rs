@@ -71,6 +71,7 @@ mod links;
 mod names;
 mod output;
 mod seekbuf;
+mod sigscan;
 mod tree;
 mod untar;
 mod unzip;

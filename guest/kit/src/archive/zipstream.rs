@@ -31,7 +31,8 @@ use flate2::{Decompress, FlushDecompress, Status};
 use zip::{CompressionMethod, ZipArchive};
 
 use super::directory::{self, CentralEntry};
-use super::layout::{self, After, Next, SigScan, LOCAL_FIXED, LOCAL_SIG};
+use super::layout::{self, After, Next, LOCAL_FIXED, LOCAL_SIG};
+use super::sigscan::SigScan;
 use super::output::{FileSpec, OpenFile, Output};
 use super::tree::Tree;
 use super::unzip::{check_central, too_many_entries, What};

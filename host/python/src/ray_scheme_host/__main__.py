@@ -17,7 +17,7 @@ import os
 import sys
 from typing import List, Optional
 
-from ray_scheme_host import __version__, _hook, compat, hostcli, node_records, pth, publish, runtime_env_upload, schemes
+from ray_scheme_host import __version__, _hook, compat, hostcli, node_records, pth, publish, runtime_env_upload, schemes, targets
 
 
 def _host_listing():
@@ -203,7 +203,7 @@ def cmd_status(args) -> int:
         print(f"Ray: {report['ray_support']['text']}")
         state = "enabled" if lit["enabled"] else "disabled"
         if lit["enabled"] and lit["off_by_env"]:
-            state += f", but {_hook.OFF_ENV}=off in this environment"
+            state += f", but {targets.OFF_ENV}=off in this environment"
         if lit["enabled"] and lit["refused"]:
             state += ", but REFUSED on this Ray"
         print(f"literal working_dir/py_modules URIs: {state} ({lit['pth']})")

@@ -14,7 +14,6 @@ import sys
 
 from ray_scheme_host import targets
 
-OFF_ENV = "RAY_SCHEME_HOST_SHIM"
 
 
 # Plain classes, not importlib.abc subclasses: importing importlib.abc costs ~60 ms, paid by
@@ -58,7 +57,7 @@ class PostImportFinder:
 
 
 def disabled_by_env() -> bool:
-    return os.environ.get(OFF_ENV, "").strip().lower() in ("off", "0", "false", "no")
+    return os.environ.get(targets.OFF_ENV, "").strip().lower() in ("off", "0", "false", "no")
 
 
 def active() -> bool:

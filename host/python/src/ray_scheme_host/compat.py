@@ -370,9 +370,7 @@ _STDERR_TAIL = 3000
 def probe(python: Optional[str] = None) -> Probe:
     """Runs `detect` in a fresh interpreter with the shim's hook off, so that it sees Ray's
     modules as shipped even where the shim is already enabled."""
-    from ray_scheme_host import _hook
-
-    env = dict(os.environ, **{_hook.OFF_ENV: "off"})
+    env = dict(os.environ, **{targets.OFF_ENV: "off"})
     try:
         done = subprocess.run(
             [python or sys.executable, "-c", _PROBE], capture_output=True, text=True, env=env, timeout=PROBE_TIMEOUT_S

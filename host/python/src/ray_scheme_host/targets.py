@@ -7,6 +7,10 @@ So the modules to patch and the schemes chosen with `enable --schemes` live here
 that imports nothing: each side reads the same values and none depends on another.
 """
 
+# Set to `off` in a process's environment, the hook patches nothing there (the probe of
+# Ray's layout runs that way, to see Ray's modules as shipped).
+OFF_ENV = "RAY_SCHEME_HOST_SHIM"
+
 # Which part of Ray each module is; `shim.PATCHES` gives every role its patch, so adding a
 # module here is the only place the list of patched modules is written down.
 PROTOCOL_ROLE = "protocol"
