@@ -1,6 +1,8 @@
 //! `cargo xtask <command>`: the project's build orchestration.
 //!
 //! - `dist`: a self-contained `dist/` (host binary, plugins, the platform wheel and sdist).
+//! - `dist-aarch64`: `dist` plus the aarch64 wheel, cross-built and smoke-tested under
+//!   qemu-user (see `dist_aarch64.rs`; long, so not part of `test`).
 //! - `test`: every test: Rust suites, the official-SDK interop, real Ray end to end.
 //! - `demo`: the main job on the embedded default (a local OBS-compatible server).
 //! - `bench`: side-by-side download + unpack benchmark (see `bench.rs`).
@@ -8,9 +10,13 @@
 mod bench;
 mod demo;
 mod build;
+mod dist_aarch64;
+mod elf_needs;
 mod prereq;
+mod qemu_smoke;
 mod ray_versions;
 mod util;
+mod wheel_tag;
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -20,10 +26,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("dist") => dist().map(|_| ()),
+        Some("dist-aarch64") => dist_aarch64::run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
-        _ => bail!("usage: cargo xtask <dist|test|demo|bench> [options]\n  test --no-ray   skip the real-Ray end-to-end tests\n  test --ray X.Y.Z   run the Ray tests on that release of requirements/ray-versions.txt only\n  demo --no-ray   stop after the CLI, without the Ray job\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
+        _ => bail!("usage: cargo xtask <dist|dist-aarch64|test|demo|bench> [options]\n  dist-aarch64 [--no-build]   also the aarch64 wheel, smoke-tested under qemu-user (--no-build: add it to an existing dist/)\n  test --no-ray   skip the real-Ray end-to-end tests\n  test --ray X.Y.Z   run the Ray tests on that release of requirements/ray-versions.txt only\n  demo --no-ray   stop after the CLI, without the Ray job\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
     }
 }
 
@@ -74,17 +81,8 @@ fn assemble_dist() -> Result<PathBuf> {
 /// maturin builds scheme-host with cargo itself; the workspace-hack crate makes that build
 /// resolve the features of the shared one, so wasmtime is not compiled again.
 fn python_packages(dist: &std::path::Path) -> Result<()> {
-    let ws = workspace();
-    let py = ws.join("host/python");
-    let data = py.join("wheel-data");
-    let _ = std::fs::remove_dir_all(&data);
-    copy_tree(&dist.join("share"), &data.join("data/share"))?;
-    // Bytecode an earlier test run left beside the sources would be packed too.
-    let bytecode: std::collections::BTreeSet<PathBuf> =
-        walk(&py.join("src")).into_iter().filter_map(|f| f.parent().filter(|d| d.ends_with("__pycache__")).map(PathBuf::from)).collect();
-    for dir in bytecode {
-        std::fs::remove_dir_all(&dir)?;
-    }
+    stage_python_sources(dist)?;
+    let py = workspace().join("host/python");
     let python = prereq::venv_python()?;
     for what in [&["build", "--release"][..], &["sdist"][..]] {
         run(std::process::Command::new(&python)
@@ -94,7 +92,33 @@ fn python_packages(dist: &std::path::Path) -> Result<()> {
             .arg("--out")
             .arg(dist.join("python")))?;
     }
+    // maturin chose the tag from the binary's glibc symbol versions; read them out of the
+    // finished wheel once more, so a wrong tag never leaves this machine.
+    for wheel in wheels(&dist.join("python")) {
+        println!("{}", wheel_tag::verify(&wheel, "scheme-host")?);
+    }
     Ok(())
+}
+
+/// What maturin packs besides the binary: `dist/share` as the wheel's data files
+/// (`host/python/wheel-data/data/share`), and the Python sources without stale bytecode.
+fn stage_python_sources(dist: &std::path::Path) -> Result<()> {
+    let py = workspace().join("host/python");
+    let data = py.join("wheel-data");
+    let _ = std::fs::remove_dir_all(&data);
+    copy_tree(&dist.join("share"), &data.join("data/share"))?;
+    // Bytecode an earlier test run left beside the sources would be packed too.
+    let bytecode: std::collections::BTreeSet<PathBuf> =
+        walk(&py.join("src")).into_iter().filter_map(|f| f.parent().filter(|d| d.ends_with("__pycache__")).map(PathBuf::from)).collect();
+    for dir in bytecode {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
+
+/// The wheels in `dir`, sorted.
+fn wheels(dir: &std::path::Path) -> Vec<PathBuf> {
+    walk(dir).into_iter().filter(|p| p.extension().is_some_and(|e| e == "whl")).collect()
 }
 
 fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> Result<()> {

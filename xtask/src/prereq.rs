@@ -11,29 +11,34 @@ use std::process::Command;
 pub const WASM_TARGET: &str = "wasm32-wasip2";
 
 /// The `wasm32-wasip2` standard library for the toolchain cargo runs with.
+pub fn ensure_wasm_target() -> Result<()> {
+    ensure_target(WASM_TARGET, "plugins are built for it")
+}
+
+/// The standard library of Rust target `target` for the toolchain cargo runs with.
 ///
 /// rustup installs the targets that `rust-toolchain.toml` lists only when it installs the
 /// toolchain itself; a pre-installed or linked toolchain, or one on a machine with
 /// automatic installs turned off, never gets them. So this asks the compiler where its
 /// sysroot is and adds the target when its library is not there.
-pub fn ensure_wasm_target() -> Result<()> {
+pub fn ensure_target(target: &str, why: &str) -> Result<()> {
     let sysroot = rustc_sysroot()?;
-    if has_target(&sysroot) {
+    if has_target(&sysroot, target) {
         return Ok(());
     }
     let toolchain = active_toolchain();
     let Some(toolchain) = toolchain else {
         bail!(
-            "the {WASM_TARGET} target is not installed for the Rust toolchain at {} and rustup is not available to add it.\n\
-             Install it with the tool that installed this toolchain, or install rustup and run:\n  rustup target add {WASM_TARGET}",
+            "the {target} target is not installed for the Rust toolchain at {} and rustup is not available to add it.\n\
+             Install it with the tool that installed this toolchain, or install rustup and run:\n  rustup target add {target}",
             sysroot.display()
         );
     };
-    eprintln!("xtask: adding the {WASM_TARGET} target to toolchain {toolchain} (plugins are built for it)");
-    run(Command::new("rustup").args(["target", "add", WASM_TARGET, "--toolchain", &toolchain]))
-        .with_context(|| format!("could not add the target; run it yourself: rustup target add {WASM_TARGET} --toolchain {toolchain}"))?;
-    if !has_target(&rustc_sysroot()?) {
-        bail!("rustup reported success but {} still has no {WASM_TARGET} library; run: rustup target add {WASM_TARGET} --toolchain {toolchain}", sysroot.display());
+    eprintln!("xtask: adding the {target} target to toolchain {toolchain} ({why})");
+    run(Command::new("rustup").args(["target", "add", target, "--toolchain", &toolchain]))
+        .with_context(|| format!("could not add the target; run it yourself: rustup target add {target} --toolchain {toolchain}"))?;
+    if !has_target(&rustc_sysroot()?, target) {
+        bail!("rustup reported success but {} still has no {target} library; run: rustup target add {target} --toolchain {toolchain}", sysroot.display());
     }
     Ok(())
 }
@@ -53,8 +58,8 @@ fn rustc_sysroot() -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8(out.stdout)?.trim()))
 }
 
-fn has_target(sysroot: &Path) -> bool {
-    let lib = sysroot.join("lib/rustlib").join(WASM_TARGET).join("lib");
+fn has_target(sysroot: &Path, target: &str) -> bool {
+    let lib = sysroot.join("lib/rustlib").join(target).join("lib");
     std::fs::read_dir(&lib)
         .map(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
         .unwrap_or(false)
@@ -81,6 +86,69 @@ pub fn venv_python() -> Result<PathBuf> {
     let python = create_venv(&ws.join(".venv"))?;
     pip_install(&python, &[ws.join("requirements/build.txt")], true)?;
     Ok(python)
+}
+
+/// The project's venv with the cross-compilation requirements (zig, for `maturin --zig`)
+/// installed too. Only `dist-aarch64` asks for them: 339 MB installed that no other command needs.
+pub fn cross_venv_python() -> Result<PathBuf> {
+    let python = venv_python()?;
+    pip_install(&python, &[workspace().join("requirements/cross.txt")], true)?;
+    Ok(python)
+}
+
+/// Where Debian's `libc6-arm64-cross` puts the aarch64 glibc and dynamic loader, the prefix
+/// qemu-user resolves an aarch64 binary's libraries under.
+pub const AARCH64_SYSROOT: &str = "/usr/aarch64-linux-gnu";
+
+/// The Debian packages that run an aarch64 glibc binary on another CPU: the user-mode
+/// emulator (the static build: it pulls in no host libraries) and the aarch64 glibc the
+/// binary is linked against. No libgcc_s: zig links its own unwinder in statically.
+const AARCH64_EMULATION_PACKAGES: &[&str] = &["qemu-user-static", "libc6-arm64-cross"];
+
+/// qemu-user for aarch64 and the sysroot it loads the binary's libraries from.
+pub struct Aarch64Emulator {
+    pub qemu: PathBuf,
+    pub sysroot: PathBuf,
+}
+
+/// The aarch64 emulator, installed with apt-get when it or the sysroot is missing.
+pub fn aarch64_emulator() -> Result<Aarch64Emulator> {
+    let find = || -> Option<Aarch64Emulator> {
+        let qemu = on_path("qemu-aarch64-static").or_else(|| on_path("qemu-aarch64"))?;
+        let sysroot = PathBuf::from(AARCH64_SYSROOT);
+        let complete = ["lib/ld-linux-aarch64.so.1", "lib/libc.so.6"].iter().all(|f| sysroot.join(f).exists());
+        complete.then_some(Aarch64Emulator { qemu, sysroot })
+    };
+    if let Some(found) = find() {
+        return Ok(found);
+    }
+    apt_install(AARCH64_EMULATION_PACKAGES, "to run the aarch64 scheme-host under qemu-user")?;
+    find().with_context(|| format!("apt-get installed {} but qemu-aarch64 or {AARCH64_SYSROOT}/lib is still missing", AARCH64_EMULATION_PACKAGES.join(" ")))
+}
+
+/// Installs Debian packages (the machines this project runs on are Debian, as root).
+fn apt_install(packages: &[&str], why: &str) -> Result<()> {
+    let manual = format!("apt-get update && apt-get install -y --no-install-recommends {}", packages.join(" "));
+    if on_path("apt-get").is_none() {
+        bail!("{} are needed {why}, and this system has no apt-get to install them; install their equivalents, or on Debian/Ubuntu run as root:\n  {manual}", packages.join(", "));
+    }
+    eprintln!("xtask: installing {} with apt-get ({why})", packages.join(" "));
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    // A fresh machine has no package lists yet, and old lists name versions the mirror
+    // no longer has.
+    run(&mut apt(&["update", "-qq"])).with_context(|| format!("apt-get update failed (installing needs root); run it yourself:\n  {manual}"))?;
+    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(packages);
+    run(&mut install).with_context(|| format!("apt-get install failed (installing needs root); run it yourself:\n  {manual}"))
+}
+
+/// The first `name` on PATH that is a file.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 /// A venv at `venv` made by `$PYTHON` (default `python3`) unless it exists; its python.
