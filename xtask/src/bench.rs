@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]
-//!                   [--burst 8,32,64 | --no-burst]
+//!                   [--burst 8,32,64 | --no-burst] [--no-upload]
 //! ```
 //! `--quick` is two runs without Ray's own function (its reproduction still runs) unless
 //! `--tools` names one of Ray's rows; `--tools` keeps only the named rows (ids below), e.g.
@@ -37,6 +37,13 @@
 //! - limits: `curl` to /dev/null (curl's own total time), one-core inflate in memory, and
 //!   writing the same tree without inflating (both timed inside `native-unpack`).
 //!
+//! Then the upload table (`upload.rs`, `--no-upload` skips it): each corpus's tree (L-stored
+//! only without L: same files) packed and put into OBS side by side: `scheme-host
+//! pack-and-upload` (first upload, then the content-addressed no-op), a user's Python
+//! `zipfile` + the OBS SDK's `uploadFile`, and Ray 2.60's own client packing for `ray job
+//! submit` (no cluster, so no upload). `--quick` leaves Ray's row out unless `--tools` names
+//! `ray-pack`; `--tools` takes `pack-and-upload`, `zip-sdk` and `ray-pack` too.
+//!
 //! Then the burst table (`burst.rs`): N scheme-host processes at once against a second
 //! server that throttles past a fixed rate, as at a cluster start.
 
@@ -44,6 +51,8 @@ mod burst;
 mod corpus;
 mod measure;
 mod report;
+mod upload;
+mod upload_report;
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -70,6 +79,8 @@ struct Options {
     baseline: Option<PathBuf>,
     /// Node counts of the burst table; empty with `--no-burst`.
     burst: Vec<usize>,
+    /// The upload table; off with `--no-upload`.
+    upload: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -82,6 +93,7 @@ fn parse(args: &[String]) -> Result<Options> {
         tools: None,
         baseline: None,
         burst: burst::DEFAULT_SIZES.to_vec(),
+        upload: true,
     };
     let mut runs = None;
     let mut it = args.iter();
@@ -95,17 +107,19 @@ fn parse(args: &[String]) -> Result<Options> {
             "--out" => o.out = PathBuf::from(value("--out")?),
             "--baseline" => o.baseline = Some(PathBuf::from(value("--baseline")?)),
             "--no-burst" => o.burst.clear(),
+            "--no-upload" => o.upload = false,
             "--burst" => {
                 o.burst = value("--burst")?.split(',').map(|n| n.trim().parse::<usize>().ok().filter(|&n| n > 0)).collect::<Option<_>>().context("--burst takes node counts, e.g. 8,32,64")?;
             }
             "--tools" => {
                 let ids: Vec<String> = value("--tools")?.split(',').map(|t| t.trim().to_string()).collect();
-                if let Some(bad) = ids.iter().find(|id| !TOOLS.iter().any(|t| t.id == id.as_str())) {
-                    bail!("unknown tool {bad:?}; tools are {}", TOOLS.iter().map(|t| t.id).collect::<Vec<_>>().join(", "));
+                let known = || TOOLS.iter().map(|t| t.id).chain(upload::SELECTABLE.iter().copied());
+                if let Some(bad) = ids.iter().find(|id| !known().any(|t| t == id.as_str())) {
+                    bail!("unknown tool {bad:?}; tools are {}", known().collect::<Vec<_>>().join(", "));
                 }
                 o.tools = Some(ids);
             }
-            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN] [--burst 8,32,64 | --no-burst]"),
+            other => bail!("unknown option {other:?}\nusage: cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN] [--burst 8,32,64 | --no-burst] [--no-upload]"),
         }
     }
     o.runs = runs.unwrap_or(if o.quick { 2 } else { 5 }).max(1);
@@ -252,6 +266,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 }
             }
         }
+        let upload = if opts.upload { upload_table(&opts, &setup, &target.join("release/obs-server"), &corpora)? } else { None };
         let burst = if opts.burst.is_empty() {
             None
         } else if !setup.curl {
@@ -263,12 +278,18 @@ pub fn run(args: &[String]) -> Result<()> {
         };
         let machine = report::machine();
         let mut doc = report::build(&corpora, &results, opts.runs, &opts.out, machine);
+        if let Some(u) = &upload {
+            doc["upload"] = u.clone();
+        }
         if let Some((rounds, _)) = &burst {
             doc["burst"] = burst::to_json(rounds);
         }
         std::fs::create_dir_all(&bench_dir)?;
         std::fs::write(bench_dir.join("results.json"), serde_json::to_vec_pretty(&doc)?)?;
         let mut md = report::markdown(&doc);
+        if let Some(u) = &upload {
+            md.push_str(&upload_report::markdown(u));
+        }
         if let Some((rounds, t)) = &burst {
             md.push_str(&burst::markdown(rounds, t));
         }
@@ -281,6 +302,37 @@ pub fn run(args: &[String]) -> Result<()> {
     let _ = server.kill();
     let _ = server.wait();
     result
+}
+
+/// The upload table's rows that are wanted and can run, measured; None when none can.
+fn upload_table(opts: &Options, setup: &Setup, server_bin: &Path, corpora: &[Corpus]) -> Result<Option<serde_json::Value>> {
+    let named = |id: &str| opts.tools.as_ref().is_some_and(|ids| ids.iter().any(|t| t == id));
+    let wanted = |id: &str| opts.tools.is_none() || named(id);
+    let sdk_python = if wanted("zip-sdk") { upload::find_sdk_python(&workspace(), setup.python.as_deref()) } else { None };
+    if wanted("zip-sdk") && sdk_python.is_none() {
+        eprintln!("bench: skipping zipfile + OBS SDK in the upload table: no Python imports the SDK, and there is no Python to install bench/requirements-upload.txt into or that install failed");
+    }
+    let ray_python = if wanted("ray-pack") && (!opts.quick || named("ray-pack")) {
+        let found = setup.python.clone().filter(|p| upload::ray_client_importable(p));
+        if found.is_none() {
+            eprintln!("bench: skipping Ray's packing in the upload table: Ray's job client (ray[default]) does not import from the bench's Python");
+        }
+        found
+    } else {
+        if wanted("ray-pack") {
+            eprintln!("bench: skipping Ray's packing in the upload table (--quick; name it with --tools ray-pack)");
+        }
+        None
+    };
+    let pack = wanted("pack-and-upload") && upload::pack_supported(setup, server_bin, &opts.out)?;
+    let plan = upload::Plan { corpora: upload::distinct_trees(corpora), pack, sdk_python, ray_python };
+    if plan.tools().is_empty() {
+        return Ok(None);
+    }
+    let trees = upload::prepare_trees(setup, &plan.corpora, &opts.out)?;
+    let samples = upload::run(setup, server_bin, &plan, &trees, opts.runs, &opts.out)?;
+    std::fs::remove_dir_all(opts.out.join("upload-src"))?;
+    Ok(Some(upload_report::build(&plan.corpora, &samples, opts.runs)))
 }
 
 fn available(s: &Setup, t: &Tool) -> bool {
@@ -441,9 +493,16 @@ fn scheme_host_command(s: &Setup, bin: &Path, scheme: Scheme, c: &Corpus, dest: 
     if let Some(n) = parts {
         cmd.args(["--parts", n]);
     }
+    host_env(s, scheme, &mut cmd);
+    cmd
+}
+
+/// What every scheme-host call of the bench runs with: the store's variables only, and the
+/// bench's own plugins, cache and (empty) configuration.
+fn host_env(s: &Setup, scheme: Scheme, cmd: &mut Command) {
     match scheme {
-        Scheme::Obs => obs_env(s, &mut cmd),
-        Scheme::S3 => s3_env(s, &mut cmd),
+        Scheme::Obs => obs_env(s, cmd),
+        Scheme::S3 => s3_env(s, cmd),
     }
     cmd.env("SCHEME_HOST_PLUGIN_DIR", s.host_home.join("plugins"))
         .env("SCHEME_HOST_CACHE_DIR", s.host_home.join("cache"))
@@ -451,7 +510,6 @@ fn scheme_host_command(s: &Setup, bin: &Path, scheme: Scheme, c: &Corpus, dest: 
     if let Ok(log) = std::env::var("RUST_LOG") {
         cmd.env("RUST_LOG", log);
     }
-    cmd
 }
 
 fn work_ms(sample: &Sample) -> Result<(f64, serde_json::Value)> {

@@ -187,7 +187,8 @@ pub fn markdown(doc: &Value) -> String {
         m["date_utc"].as_str().unwrap_or(""),
         m["load_avg_at_end"].as_str().unwrap_or("")
     );
-    let Some(corpora) = doc["corpora"].as_object() else { return s };
+    // Only the upload table was asked for (`--tools` naming its rows alone).
+    let Some(corpora) = doc["corpora"].as_object().filter(|c| !c.is_empty()) else { return s };
     for (id, c) in corpora {
         let _ = writeln!(
             s,
