@@ -23,6 +23,13 @@ pub(crate) const LEVEL: u32 = 6;
 pub(crate) const DICTIONARY: usize = 32 * 1024;
 /// The most bytes one stored deflate block holds.
 const STORED_BLOCK: usize = 0xFFFF;
+/// How much of a chunk is test-compressed before the whole is deflated.
+const SAMPLE: usize = 64 * 1024;
+/// A sample that deflates (at the fastest level) to at least this share of its size, in
+/// percent, marks its chunk as incompressible: it is stored without trying harder.
+/// Deflating incompressible data (model weights, archives, media) took most of the packing
+/// time of such trees and saved a percent or two of the bytes.
+const INCOMPRESSIBLE_PERCENT: usize = 97;
 
 pub(crate) fn ratio_cap() -> u64 {
     scheme_contract::Limits::default().max_compression_ratio
@@ -37,7 +44,7 @@ pub(crate) enum Whole {
 
 /// Compresses a file that fits in one chunk: `Stored` when deflate does not shrink it.
 pub(crate) fn whole(data: &[u8]) -> Whole {
-    if data.is_empty() {
+    if data.is_empty() || incompressible(data) {
         return Whole::Stored;
     }
     let out = pad_to_ratio(deflate(&[], data, true), data.len());
@@ -51,11 +58,31 @@ pub(crate) fn whole(data: &[u8]) -> Whole {
 /// One chunk of a multi-chunk entry, as a piece of the entry's deflate stream. `dictionary`
 /// is the data just before the chunk (empty for the first chunk).
 pub(crate) fn piece(dictionary: &[u8], data: &[u8], last: bool) -> Vec<u8> {
+    if incompressible(data) {
+        return stored_blocks(data, last);
+    }
     let out = pad_to_ratio(deflate(dictionary, data, last), data.len());
     if out.len() > stored_len(data.len()) {
         stored_blocks(data, last)
     } else {
         out
+    }
+}
+
+/// Whether the start of `data` barely compresses (see [`INCOMPRESSIBLE_PERCENT`]). Decided
+/// from the bytes alone, so the package stays a function of its content. Chunks shorter
+/// than a sample are always deflated: they cost little either way.
+fn incompressible(data: &[u8]) -> bool {
+    if data.len() < SAMPLE {
+        return false;
+    }
+    let sample = &data[..SAMPLE];
+    let mut c = Compress::new(Compression::fast(), false);
+    let mut out = Vec::with_capacity(SAMPLE + SAMPLE / 8);
+    match c.compress_vec(sample, &mut out, FlushCompress::Finish) {
+        Ok(Status::StreamEnd) => out.len() * 100 >= sample.len() * INCOMPRESSIBLE_PERCENT,
+        // The buffer holds any expansion of the sample; anything else means "try deflate".
+        _ => false,
     }
 }
 
@@ -263,6 +290,23 @@ mod tests {
             stream.extend(stored_blocks(&data[n / 2..], true));
             assert_eq!(inflate(&stream), data);
         }
+    }
+
+    #[test]
+    fn incompressible_chunks_are_stored_without_deflating() {
+        let random = noise(300_000);
+        assert!(incompressible(&random));
+        assert!(matches!(whole(&random), Whole::Stored));
+        assert_eq!(piece(&[], &random, true), stored_blocks(&random, true));
+        let words = text(300_000);
+        assert!(!incompressible(&words));
+        assert!(piece(&[], &words, true).len() < words.len() / 2);
+        // Short chunks are always tried: deflate decides.
+        assert!(!incompressible(&random[..SAMPLE - 1]));
+        // Random bytes followed by text: the sample decides, and inflating gives the bytes back.
+        let mut mixed = noise(SAMPLE);
+        mixed.extend_from_slice(&words);
+        assert_eq!(inflate(&piece(&[], &mixed, true)), mixed);
     }
 
     #[test]
