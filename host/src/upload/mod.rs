@@ -178,10 +178,13 @@ impl Host {
         Ok(Session { plugin, control, budgets, instantiate_ms })
     }
 
-    /// One PUT when the bytes are one part; otherwise a multipart upload by as many
-    /// instances as there are cores (2 to 4; the parts are network-bound).
-    async fn send(&self, session: &mut Session, uri: &str, max_parts: u32, mut stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<send::Sent> {
-        if stream.is_single().await? {
+    /// One PUT when the plan has one part; otherwise a multipart upload by as many
+    /// instances as there are cores (2 to 4; the parts are network-bound). Deciding from
+    /// the plan, not by reading ahead, keeps no part waiting in memory for the decision; a
+    /// package that packs smaller than its bound goes up as fewer parts (a single part is
+    /// a valid multipart upload).
+    async fn send(&self, session: &mut Session, uri: &str, max_parts: u32, stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<send::Sent> {
+        if max_parts == 1 {
             return send::put_single(&mut session.control, uri, stream, progress).await;
         }
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());

@@ -35,10 +35,14 @@ pub struct Sent {
     pub info: types::ObjectInfo,
 }
 
-/// Uploads `stream`, a single part, with one PUT.
+/// Uploads `stream`, planned as a single part, with one PUT: only once the stream has
+/// ended, so a file that changed or a packing that failed is never stored.
 pub async fn put_single(control: &mut Instance, uri: &str, mut stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<Sent> {
     let write = write_rule(uri)?;
     let bytes = stream.next().await?.map(|(_, b)| b).unwrap_or_default();
+    if stream.next().await?.is_some() {
+        return Err(HostError::plugin("the bytes outgrew the one part the plugin planned for"));
+    }
     let size = bytes.len() as u64;
     let info = control
         .run_upload("upload", write, async |u, s| u.call_put_object(s, uri, &bytes).await)

@@ -2,7 +2,6 @@
 //! file's reader, or the packer) and taken by the uploading instances in order.
 
 use crate::error::{ErrorKind, HostError, Result};
-use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::Path;
 use tokio::sync::mpsc;
@@ -13,7 +12,6 @@ const PARTS_AHEAD: usize = 1;
 /// The bytes to upload, as parts of a fixed size produced on a thread of their own.
 pub struct PartStream {
     rx: mpsc::Receiver<Vec<u8>>,
-    ahead: VecDeque<Vec<u8>>,
     producer: Option<std::thread::JoinHandle<Result<()>>>,
     next_number: u32,
 }
@@ -44,17 +42,13 @@ impl PartStream {
             produce(&mut w)?;
             w.finish()
         });
-        PartStream { rx, ahead: VecDeque::new(), producer: Some(producer), next_number: 1 }
+        PartStream { rx, producer: Some(producer), next_number: 1 }
     }
 
     /// The next part and its 1-based number; none at the end. A failed producer's error
     /// is returned once its parts are used up.
     pub async fn next(&mut self) -> Result<Option<(u32, Vec<u8>)>> {
-        let part = match self.ahead.pop_front() {
-            Some(p) => Some(p),
-            None => self.rx.recv().await,
-        };
-        match part {
+        match self.rx.recv().await {
             Some(p) => {
                 let n = self.next_number;
                 self.next_number += 1;
@@ -65,20 +59,6 @@ impl PartStream {
                 Ok(None)
             }
         }
-    }
-
-    /// Whether the whole stream is at most one part: looks at most two parts ahead.
-    pub async fn is_single(&mut self) -> Result<bool> {
-        while self.ahead.len() < 2 {
-            match self.rx.recv().await {
-                Some(p) => self.ahead.push_back(p),
-                None => {
-                    self.join().await?;
-                    break;
-                }
-            }
-        }
-        Ok(self.ahead.len() <= 1)
     }
 
     /// Parts handed out so far.
@@ -143,15 +123,14 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
-    fn collect(mut s: PartStream) -> (bool, Vec<(u32, usize)>) {
+    fn collect(mut s: PartStream) -> Vec<(u32, usize)> {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
-            let single = s.is_single().await.unwrap();
             let mut v = Vec::new();
             while let Some((n, p)) = s.next().await.unwrap() {
                 v.push((n, p.len()));
             }
-            (single, v)
+            v
         })
     }
 
@@ -163,9 +142,9 @@ mod tests {
             }
             Ok(())
         });
-        assert_eq!(collect(s), (false, vec![(1, 10), (2, 10), (3, 10), (4, 5)]));
-        assert_eq!(collect(PartStream::spawn(10, |w| Ok(w.write_all(&[1; 10]).unwrap()))), (true, vec![(1, 10)]));
-        assert_eq!(collect(PartStream::spawn(10, |_| Ok(()))), (true, vec![]));
+        assert_eq!(collect(s), [(1, 10), (2, 10), (3, 10), (4, 5)]);
+        assert_eq!(collect(PartStream::spawn(10, |w| Ok(w.write_all(&[1; 10]).unwrap()))), [(1, 10)]);
+        assert_eq!(collect(PartStream::spawn(10, |_| Ok(()))), []);
     }
 
     #[test]
@@ -187,7 +166,7 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, vec![1u8; 25]).unwrap();
         let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 25, 10);
-        assert_eq!(collect(s), (false, vec![(1, 10), (2, 10), (3, 5)]));
+        assert_eq!(collect(s), [(1, 10), (2, 10), (3, 5)]);
         let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 20, 10);
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let e = rt.block_on(async move {
