@@ -12,27 +12,11 @@ wasmtime::component::bindgen!({
     },
 });
 
-/// The optional `parts` export. Generated from the superset world with every import mapped
-/// onto the base bindings above, so both share one set of Rust types; only its export
-/// lookup is used, on instances of plugins that have it.
-mod with_parts {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "storage-scheme-parts",
-        imports: { default: async | trappable },
-        exports: { default: async },
-        with: {
-            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            "wasi:io": wasmtime_wasi::p2::bindings::io,
-            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-            "scheme-host:storage-scheme/types": super::scheme_host::storage_scheme::types,
-            "scheme-host:storage-scheme/host": super::scheme_host::storage_scheme::host,
-        },
-    });
-}
-
-/// The optional `upload` export (0.1.3), generated the same way as `with_parts`.
-mod with_upload {
+/// The optional exports, `parts` (0.1.1) and `upload` (0.1.3). Generated from the world that
+/// has both, with every import mapped onto the base bindings above, so all share one set of
+/// Rust types; only their export lookups are used, each on instances of plugins that have
+/// that export.
+mod optional {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "storage-scheme-upload",
@@ -51,8 +35,8 @@ mod with_upload {
 pub use exports::scheme_host::storage_scheme::plugin as plugin_api;
 pub use scheme_host::storage_scheme::host as host_api;
 pub use scheme_host::storage_scheme::types;
-pub use with_parts::exports::scheme_host::storage_scheme::parts as parts_api;
-pub use with_upload::exports::scheme_host::storage_scheme::upload as upload_api;
+pub use optional::exports::scheme_host::storage_scheme::parts as parts_api;
+pub use optional::exports::scheme_host::storage_scheme::upload as upload_api;
 
 /// The contract this host implements. Plugins must export `plugin` at a semver-compatible
 /// version of this package.
