@@ -1,7 +1,7 @@
 //! Host-side bindings for the `storage-scheme` worlds, generated from `wit/`.
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "wit",
     world: "storage-scheme",
     imports: { default: async | trappable },
     exports: { default: async },
@@ -18,7 +18,7 @@ wasmtime::component::bindgen!({
 /// that export.
 mod optional {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "storage-scheme-upload",
         imports: { default: async | trappable },
         exports: { default: async },

@@ -3,6 +3,8 @@
 //! - `dist`: a self-contained `dist/` (host binary, plugins, the platform wheel and sdist).
 //! - `dist-aarch64`: `dist` plus the aarch64 wheel, cross-built and smoke-tested under
 //!   qemu-user (see `dist_aarch64.rs`; long, so not part of `test`).
+//! - `sdist-check`: builds the wheel from `dist/`'s sdist with pip and cargo and compares it
+//!   with the shipped one (see `sdist_check.rs`; compiles wasmtime again, so not part of `test`).
 //! - `test`: every test: Rust suites, the official-SDK interop, real Ray end to end.
 //! - `demo`: the main job on the embedded default (a local OBS-compatible server).
 //! - `bench`: side-by-side download + unpack benchmark (see `bench.rs`).
@@ -15,7 +17,9 @@ mod elf_needs;
 mod prereq;
 mod qemu_smoke;
 mod ray_versions;
+mod sdist_check;
 mod util;
+mod wheel_compare;
 mod wheel_tag;
 
 use anyhow::{bail, Context, Result};
@@ -27,10 +31,11 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("dist") => dist().map(|_| ()),
         Some("dist-aarch64") => dist_aarch64::run(&args[1..]),
+        Some("sdist-check") => sdist_check::run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
-        _ => bail!("usage: cargo xtask <dist|dist-aarch64|test|demo|bench> [options]\n  dist-aarch64 [--no-build]   also the aarch64 wheel, smoke-tested under qemu-user (--no-build: add it to an existing dist/)\n  test --no-ray   skip the real-Ray end-to-end tests\n  test --ray X.Y.Z   run the Ray tests on that release of requirements/ray-versions.txt only\n  demo --no-ray   stop after the CLI, without the Ray job\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
+        _ => bail!("usage: cargo xtask <dist|dist-aarch64|sdist-check|test|demo|bench> [options]\n  dist-aarch64 [--no-build]   also the aarch64 wheel, smoke-tested under qemu-user (--no-build: add it to an existing dist/)\n  sdist-check [--sdist FILE]   builds dist/'s sdist (or FILE) with `pip wheel` and compares the wheel with the shipped one (compiles wasmtime again: not part of `test`)\n  test --no-ray   skip the real-Ray end-to-end tests\n  test --ray X.Y.Z   run the Ray tests on that release of requirements/ray-versions.txt only\n  demo --no-ray   stop after the CLI, without the Ray job\n  bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]"),
     }
 }
 

@@ -66,7 +66,7 @@ fn has_target(sysroot: &Path, target: &str) -> bool {
 }
 
 /// The toolchain rustup resolves for this workspace, or None without rustup.
-fn active_toolchain() -> Option<String> {
+pub(crate) fn active_toolchain() -> Option<String> {
     if let Ok(name) = std::env::var("RUSTUP_TOOLCHAIN") {
         if !name.is_empty() {
             return Some(name);
@@ -152,7 +152,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// A venv at `venv` made by `$PYTHON` (default `python3`) unless it exists; its python.
-fn create_venv(venv: &Path) -> Result<PathBuf> {
+pub(crate) fn create_venv(venv: &Path) -> Result<PathBuf> {
     let python = venv.join("bin/python");
     if !python.is_file() {
         let base = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());

@@ -126,7 +126,7 @@ fn install_layout(wheel: &Path, prefix: &Path) -> Result<PathBuf> {
 
 /// Both shipped schemes, from the wheel's own plugin directory, approved by the wheel's
 /// own approvals file, and nothing broken.
-fn check_schemes(listing: &serde_json::Value, plugin_dir: &Path) -> Result<()> {
+pub(crate) fn check_schemes(listing: &serde_json::Value, plugin_dir: &Path) -> Result<()> {
     let dir = listing["plugin_dir"].as_str().context("no plugin_dir in the listing")?;
     if Path::new(dir) != plugin_dir {
         bail!("the binary used plugin directory {dir}, not the wheel's {}", plugin_dir.display());
@@ -212,11 +212,11 @@ fn sample_package() -> Result<Vec<u8>> {
 }
 
 /// Program and arguments only: the environment holds the (test) credentials.
-fn describe(cmd: &Command) -> String {
+pub(crate) fn describe(cmd: &Command) -> String {
     std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
 }
 
-fn output(mut cmd: Command) -> Result<std::process::Output> {
+pub(crate) fn output(mut cmd: Command) -> Result<std::process::Output> {
     let out = cmd.output().with_context(|| format!("cannot start {}", describe(&cmd)))?;
     if !out.status.success() {
         bail!("{} failed ({}): {}{}", describe(&cmd), out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -225,7 +225,7 @@ fn output(mut cmd: Command) -> Result<std::process::Output> {
 }
 
 /// Runs a `--json` command; its JSON (which must say ok) and how long it took.
-fn json_ok(cmd: Command) -> Result<(serde_json::Value, f64)> {
+pub(crate) fn json_ok(cmd: Command) -> Result<(serde_json::Value, f64)> {
     let started = Instant::now();
     let out = output(cmd)?;
     let secs = started.elapsed().as_secs_f64();
@@ -236,6 +236,6 @@ fn json_ok(cmd: Command) -> Result<(serde_json::Value, f64)> {
     Ok((v, secs))
 }
 
-fn indent(text: &str) -> String {
+pub(crate) fn indent(text: &str) -> String {
     text.lines().map(|l| format!("   {l}\n")).collect()
 }

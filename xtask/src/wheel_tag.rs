@@ -128,6 +128,14 @@ impl std::fmt::Display for WheelReport {
 pub fn verify(wheel: &Path, binary: &str) -> Result<WheelReport> {
     let file_name = wheel.file_name().and_then(|n| n.to_str()).with_context(|| format!("{}: no UTF-8 file name", wheel.display()))?;
     let tags = platform_tags(file_name)?;
+    let (name, needs) = binary_needs(wheel, binary)?;
+    check(&tags, &needs).with_context(|| format!("{file_name}: the platform tag does not match {name}"))?;
+    Ok(WheelReport { wheel: file_name.to_string(), tags, binary: name, needs })
+}
+
+/// The entry name of `<name>.data/scripts/<binary>` in the wheel and what that ELF file needs.
+pub fn binary_needs(wheel: &Path, binary: &str) -> Result<(String, ElfNeeds)> {
+    let file_name = wheel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| wheel.display().to_string());
     let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).with_context(|| format!("cannot open {}", wheel.display()))?)
         .with_context(|| format!("{} is not a zip file", wheel.display()))?;
     let suffix = format!(".data/scripts/{binary}");
@@ -138,8 +146,7 @@ pub fn verify(wheel: &Path, binary: &str) -> Result<WheelReport> {
     let mut data = Vec::new();
     zip.by_name(&name)?.read_to_end(&mut data).with_context(|| format!("cannot read {name} from {file_name}"))?;
     let needs = elf_needs::parse(&data).with_context(|| format!("{name} in {file_name}"))?;
-    check(&tags, &needs).with_context(|| format!("{file_name}: the platform tag does not match {name}"))?;
-    Ok(WheelReport { wheel: file_name.to_string(), tags, binary: name, needs })
+    Ok((name, needs))
 }
 
 #[cfg(test)]
