@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::corpus::Corpus;
 use super::measure::stats;
+use super::report::{f, targets_table};
 use super::upload::{Sample, REFERENCE, TOOLS};
 
 /// Issue 15: pack-and-upload at least this many times faster than zipfile + SDK.
@@ -71,13 +72,6 @@ pub fn build(corpora: &[Corpus], samples: &[(String, String, Sample)], runs: usi
     json!({"runs": runs, "reference": REFERENCE, "corpora": per_corpus, "targets": targets})
 }
 
-fn f(v: &Value, digits: usize) -> String {
-    match v.as_f64() {
-        Some(x) => format!("{x:.digits$}"),
-        None => "–".into(),
-    }
-}
-
 fn megabytes(v: &Value) -> String {
     v.as_f64().map_or_else(|| "–".into(), |b| format!("{:.1} MB", b / 1e6))
 }
@@ -120,15 +114,8 @@ pub fn markdown(doc: &Value) -> String {
             );
         }
     }
-    s.push_str("\nTargets of issue 15 (printed, not asserted):\n\n| corpus | target | value | wanted | met |\n|---|---|---|---|---|\n");
-    for t in doc["targets"].as_array().into_iter().flatten() {
-        let met = match t["met"].as_bool() {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "n/a",
-        };
-        let _ = writeln!(s, "| {} | {} | {} | {} | {met} |", t["corpus"].as_str().unwrap_or(""), t["target"].as_str().unwrap_or(""), f(&t["value"], 2), t["want"].as_str().unwrap_or(""));
-    }
+    s.push_str("\nTargets of issue 15 (printed, not asserted):\n\n");
+    s.push_str(&targets_table(doc));
     s
 }
 
