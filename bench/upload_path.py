@@ -36,13 +36,8 @@ import tempfile
 import time
 import zipfile
 
-
-def rss_now_kib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+# The script's own directory is on sys.path; ray_path imports only the standard library at the top.
+from ray_path import rss_now_kib
 
 
 def zip_dir(directory, out_path):
