@@ -66,14 +66,14 @@ impl Transport for WasiTransport {
             Some(bytes) => write_body(&body, bytes.as_slice()),
             None => Ok(()),
         };
-        let cut_short = handed_over.as_ref().is_err_and(|e| !e.message.ends_with(AFTER_LAST_BYTE));
+        let cut_short = handed_over.as_ref().is_err_and(|e| !e.all_written);
         let finished = match handed_over {
             Ok(()) => OutgoingBody::finish(body, None).map_err(|e| map_code(&e)),
             Err(e) if !cut_short => {
                 let _ = OutgoingBody::finish(body, None);
-                Err(e)
+                Err(e.error)
             }
-            Err(e) => {
+            Err(BodyError { error: e, .. }) => {
                 // Dropped unfinished, the body aborts the request, which then ends promptly
                 // instead of waiting for bytes that will never come.
                 drop(body);
@@ -110,35 +110,39 @@ impl Transport for WasiTransport {
     }
 }
 
-/// Marks an error of the final flush: every byte had been written by then.
-const AFTER_LAST_BYTE: &str = " (after the last byte was written)";
+/// Why a request body did not all go out cleanly.
+struct BodyError {
+    error: TransportError,
+    /// Every byte had been written: only the final flush failed.
+    all_written: bool,
+}
 
 /// Writes `bytes` to the request's body stream in the largest pieces the runtime accepts
 /// (`check-write`; writing more than it allows traps), waiting whenever its buffer is full.
-fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), TransportError> {
-    let stream = body.write().map_err(|()| TransportError::new(TransportErrorKind::Other, "request body stream already taken"))?;
+fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), BodyError> {
+    let stream = body.write().map_err(|()| BodyError {
+        error: TransportError::new(TransportErrorKind::Other, "request body stream already taken"),
+        all_written: false,
+    })?;
     let result = write_all(&stream, bytes);
     // The stream is a child of the body: it must go before the body is finished.
     drop(stream);
     result
 }
 
-fn write_all(stream: &OutputStream, mut rest: &[u8]) -> Result<(), TransportError> {
+fn write_all(stream: &OutputStream, mut rest: &[u8]) -> Result<(), BodyError> {
+    let midway = |e: &StreamError| BodyError { error: write_error(e), all_written: false };
     while !rest.is_empty() {
-        let permitted = stream.check_write().map_err(|e| write_error(&e))?;
+        let permitted = stream.check_write().map_err(|e| midway(&e))?;
         if permitted == 0 {
             stream.subscribe().block();
             continue;
         }
         let n = rest.len().min(usize::try_from(permitted).unwrap_or(usize::MAX));
-        stream.write(&rest[..n]).map_err(|e| write_error(&e))?;
+        stream.write(&rest[..n]).map_err(|e| midway(&e))?;
         rest = &rest[n..];
     }
-    stream.blocking_flush().map_err(|e| {
-        let mut e = write_error(&e);
-        e.message.push_str(AFTER_LAST_BYTE);
-        e
-    })
+    stream.blocking_flush().map_err(|e| BodyError { error: write_error(&e), all_written: true })
 }
 
 fn write_error(e: &StreamError) -> TransportError {
