@@ -4,9 +4,9 @@
 //! cargo xtask bench [--runs N] [--corpus S,L,T] [--quick] [--no-build] [--out DIR] [--tools a,b] [--baseline BIN]
 //!                   [--burst 8,32,64 | --no-burst] [--no-upload]
 //! ```
-//! `--quick` is two runs without Ray's own function (its reproduction still runs) unless
-//! `--tools` names one of Ray's rows; `--tools` keeps only the named rows (ids below), e.g.
-//! while tuning one of them.
+//! `--quick` is two runs without Ray's own function (its reproduction and plain Python still
+//! run) unless `--tools` names one of Ray's rows; `--tools` keeps only the named rows (ids
+//! below), e.g. while tuning one of them.
 //! `--baseline BIN` adds another scheme-host binary (say, a build of the previous commit),
 //! one instance, timed in the same runs, and a table of this build against it.
 //! Builds the release host, the wasm plugin and the native twin, generates (or reuses) the
@@ -32,10 +32,19 @@
 //!   server only through the environment (`AWS_ENDPOINT_URL_S3`, keys, region), as a user
 //!   would. Ray's Python is the newest `.venv-ray-<minor>` with Ray in it, else `.venv`;
 //!   boto3 and smart_open are installed into it from `bench/requirements-s3.txt` when missing.
+//! - `plain-python`: the plainest Python a user writes, `bench/plain_python.py` (standard
+//!   library only, same Python, no Ray): `urllib.request.urlopen(url).read()` into memory,
+//!   then `zipfile.ZipFile(io.BytesIO(data)).extractall(dest)`, over http from the same
+//!   server, timed around the call like Ray's rows. Runs with `--quick` too.
 //! - `unzip`: Info-ZIP `unzip` on the local zip (no download).
 //! - `native-local`: the plugin's extractor natively on the local zip (no download).
 //! - limits: `curl` to /dev/null (curl's own total time), one-core inflate in memory, and
 //!   writing the same tree without inflating (both timed inside `native-unpack`).
+//!
+//! The ratios per corpus (`report.rs`) put scheme-host against Ray's path, plain Python and
+//! `native`, give µs per file for one instance and for `native`, and two limits: `limit_s`,
+//! max(download, native unpack alone), and `two_core_limit_s`, max(download, (inflate +
+//! write) / 2): the same work split perfectly over two cores.
 //!
 //! Then the upload table (`upload.rs`, `--no-upload` skips it): each corpus's tree (L-stored
 //! only without L: same files) packed and put into OBS side by side: `scheme-host
@@ -152,6 +161,7 @@ pub const TOOLS: &[Tool] = &[
     Tool { id: "ray-fn", label: "Ray 2.60 download_and_unpack_package (Python)", kind: Kind::EndToEnd },
     Tool { id: "ray-fn-s3", label: "Ray 2.60 download_and_unpack_package, s3:// (boto3 + smart_open)", kind: Kind::EndToEnd },
     Tool { id: "ray-repro", label: "Ray 2.60 path, reproduced (bench/ray_path.py)", kind: Kind::EndToEnd },
+    Tool { id: "plain-python", label: "plain Python: urllib into memory + zipfile.extractall", kind: Kind::EndToEnd },
     Tool { id: "unzip", label: "Info-ZIP unzip, local file", kind: Kind::Local },
     Tool { id: "native-local", label: "native unpack alone, local file", kind: Kind::Local },
     Tool { id: "curl", label: "limit: loopback download to /dev/null (curl)", kind: Kind::Limit },
@@ -339,7 +349,7 @@ fn available(s: &Setup, t: &Tool) -> bool {
     match t.id {
         "ray-fn" => s.ray_fn,
         "ray-fn-s3" => s.ray_s3,
-        "ray-repro" => s.python.is_some(),
+        "ray-repro" | "plain-python" => s.python.is_some(),
         "unzip" => s.unzip.is_some(),
         "curl" => s.curl,
         "baseline-1" => s.baseline_bin.is_some(),
@@ -349,7 +359,7 @@ fn available(s: &Setup, t: &Tool) -> bool {
 
 fn print_skips(s: &Setup) {
     if s.python.is_none() {
-        eprintln!("bench: skipping Ray's path: no python3 found (create the venv with `cargo xtask test` or set PYTHON)");
+        eprintln!("bench: skipping Ray's path and plain Python: no python3 found (create the venv with `cargo xtask test` or set PYTHON)");
     } else if !s.ray_fn {
         eprintln!("bench: skipping Ray's own function (ray not importable from the venv, or --quick); the reproduction runs instead");
     } else if !s.ray_s3 {
@@ -569,6 +579,20 @@ fn measure_tool(s: &Setup, tool: &Tool, c: &Corpus, dir: &Path) -> Result<Record
             let v = measure::json_line(&sample)?;
             if v["files"].as_u64() != Some(c.files) {
                 bail!("Ray's path did not unpack all {} files: {v}", c.files);
+            }
+            let wall = v["wall_s"].as_f64().context("no wall_s")?;
+            (sample, wall, v)
+        }
+        "plain-python" => {
+            let python = s.python.as_ref().expect("available() checked python");
+            let mut cmd = Command::new(python);
+            cmd.arg(workspace().join("bench/plain_python.py")).args(["--url", &http_url(s, c)]).arg("--dest").arg(dir.join("pkg"));
+            let sample = measure::run(&mut cmd)?;
+            let v = measure::json_line(&sample)?;
+            // zipfile.extractall drops the exec bits (the corpora's scripts come out 0644):
+            // that is what this path gives its users, so only count and size are checked.
+            if v["files"].as_u64() != Some(c.files) || v["bytes"].as_u64() != Some(c.uncompressed) {
+                bail!("plain Python did not unpack all {} files ({} bytes): {v}", c.files, c.uncompressed);
             }
             let wall = v["wall_s"].as_f64().context("no wall_s")?;
             (sample, wall, v)
