@@ -4,7 +4,7 @@
 use crate::bindings::types;
 use crate::config::Config;
 use crate::error::{ErrorKind, HostError, Result};
-use crate::publish::PackageLock;
+use crate::publish::{PackageLock, TreeLinks};
 use crate::registry::{BrokenPlugin, CacheStatus, PluginEntry, Registry};
 use crate::sandbox::grant::{self, ApprovalState, Grants, HostEnv, NeedsApproval};
 use crate::sandbox::bounded::OutputBudget;
@@ -389,8 +389,9 @@ impl Host {
         };
         let t = Instant::now();
         let _ = std::fs::remove_dir_all(staging.scratch());
-        staging.audit_links()?;
-        staging.apply_executables(&stats.executables)?;
+        let links = if budgets.meter.may_hold_symlinks() { TreeLinks::Possible } else { TreeLinks::Absent };
+        staging.audit_links(links)?;
+        staging.apply_executables(&stats.executables, links)?;
         lock.publish(&staging.publish_root()?, overwrite)?;
         staging.finish();
         let publish_ms = t.elapsed().as_millis() as u64;

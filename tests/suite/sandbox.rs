@@ -92,7 +92,9 @@ fn symlinks_leaving_the_package_are_never_published() {
     let e = hostile_env();
     let err = attack(&e, "hostile://symlink-out.zip");
     let msg = err["message"].as_str().unwrap();
-    assert!(msg.contains("symlink"), "{msg}");
+    // The host's own audit, not the plugin giving up: it walks the tree whenever the
+    // call asked for a link.
+    assert!(msg.contains("plugin produced a symlink that leaves the package"), "{msg}");
 }
 
 #[test]
@@ -185,7 +187,10 @@ fn a_huge_error_message_is_cut_and_stays_escaped() {
 
 #[test]
 fn a_log_flood_is_cut_with_one_line_that_says_so() {
-    let e = hostile_env();
+    let mut e = hostile_env();
+    // 100,000 host calls take about a second in a debug build, several on a loaded
+    // machine; this test is about the cut, not the deadline.
+    e.write_config("[limits]\nmemory-mib = 64\ntimeout-secs = 60\n");
     let dest = e.out("pkg");
     let r = e.run(&["download-and-unpack", "hostile://log-flood/100000.zip", dest.to_str().unwrap(), "--json"]);
     assert!(r.stderr.len() < 1 << 20, "stderr got {} bytes", r.stderr.len());

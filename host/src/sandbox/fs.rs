@@ -176,7 +176,8 @@ impl HostDescriptor for MeteredFs<'_> {
         new_path: String,
     ) -> FsResult<()> {
         // A second name for a file counts its size again: the plugin made it reachable
-        // twice, and the host refuses hard links before publishing anyway.
+        // twice. Both names resolve beneath the preopen, so a hard link can only name a
+        // file the call itself wrote.
         let size = self.meter.size(&self.at(&fd, &old_path)?);
         let full = self.at(&new_descriptor, &new_path)?;
         let created = self.create(&full)?;
@@ -248,6 +249,7 @@ impl HostDescriptor for MeteredFs<'_> {
     async fn symlink_at(&mut self, fd: Resource<types::Descriptor>, src_path: String, dest_path: String) -> FsResult<()> {
         let full = self.at(&fd, &dest_path)?;
         let created = self.create(&full)?;
+        self.meter.note_symlink();
         let r = HostDescriptor::symlink_at(&mut self.fs, fd, src_path, dest_path).await;
         if r.is_err() {
             self.meter.forget(&full, created);

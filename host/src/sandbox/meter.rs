@@ -10,6 +10,7 @@
 use crate::config::Limits;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Where in staging a path lies; each area has its own budget.
@@ -94,6 +95,10 @@ pub struct WriteMeter {
     max_path_bytes: u64,
     max_path_depth: u64,
     ledger: Mutex<Ledger>,
+    /// Whether any instance of the call asked for a symlink. Staging starts empty and
+    /// `symlink-at` is the only way to make one, so while this is false the tree holds no
+    /// link and publishing can skip what only links make necessary.
+    symlinks: AtomicBool,
 }
 
 /// Whether a path that [`WriteMeter::create`] admitted was new, so that a failed create
@@ -112,11 +117,22 @@ impl WriteMeter {
             max_path_bytes: limits.max_path_bytes.into(),
             max_path_depth: limits.max_path_depth.into(),
             ledger: Mutex::new(Ledger::default()),
+            symlinks: AtomicBool::new(false),
         }
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Recorded before the link is attempted, so a failed or interrupted attempt counts too.
+    pub fn note_symlink(&self) {
+        self.symlinks.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the staging tree may hold a symlink (see [`WriteMeter::note_symlink`]).
+    pub fn may_hold_symlinks(&self) -> bool {
+        self.symlinks.load(Ordering::SeqCst)
     }
 
     pub fn exceeded(&self) -> Option<LimitExceeded> {
