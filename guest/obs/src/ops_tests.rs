@@ -258,7 +258,7 @@ mod upload {
     fn plans_follow_obs_limits() {
         let u = uri();
         assert_eq!(plan_upload(&u, 1 << 20).unwrap(), UploadPlan { part_size: 1 << 20, part_count: 1 });
-        assert_eq!(plan_upload(&u, 100 << 20).unwrap(), UploadPlan { part_size: 8 << 20, part_count: 13 });
+        assert_eq!(plan_upload(&u, 100 << 20).unwrap(), UploadPlan { part_size: 5 << 20, part_count: 20 });
         // OBS holds objects up to 10,000 parts of 5 GiB, more than S3's 5 TiB.
         let most = UPLOAD_LIMITS.max_object_size;
         assert_eq!(plan_upload(&u, most).unwrap(), UploadPlan { part_size: 5 << 30, part_count: 10_000 });

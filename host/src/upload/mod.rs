@@ -7,6 +7,7 @@
 //! aborts; worker instances upload parts concurrently, each on its own core. Any failure
 //! after `begin-multipart` aborts the upload, so no parts stay stored and billed.
 
+mod buffers;
 mod progress;
 mod send;
 mod stream;
@@ -110,9 +111,10 @@ impl Host {
         let mut session = self.session(uri).await?;
         let plan = session.plan(uri, meta.len()).await?;
         let size = send::part_size(session.name(), &plan)?;
-        let stream = PartStream::file(opened, file, meta.len(), size);
+        let workers = upload_workers(plan.part_count);
+        let stream = PartStream::file(opened, file, meta.len(), size, workers + 1);
         let t = Instant::now();
-        let sent = self.send(&mut session, uri, plan.part_count, stream, progress).await?;
+        let sent = self.send(&mut session, uri, plan.part_count, workers, stream, progress).await?;
         Ok(session.outcome(uri, sent, None, UploadTimings { upload_ms: ms(t), total_ms: ms(started), ..Default::default() }))
     }
 
@@ -150,8 +152,9 @@ impl Host {
         let up = session.plan(&uri, bound).await?;
         let size = send::part_size(session.name(), &up)?;
         let t = Instant::now();
-        let stream = PartStream::spawn(size, move |w| plan.pack_to(w).map(drop).map_err(pack_error));
-        let sent = self.send(&mut session, &uri, up.part_count, stream, progress).await?;
+        let workers = upload_workers(up.part_count);
+        let stream = PartStream::spawn(size, workers + 1, move |w| plan.pack_to(w).map(drop).map_err(pack_error));
+        let sent = self.send(&mut session, &uri, up.part_count, workers, stream, progress).await?;
         Ok(session.outcome(&uri, sent, files, UploadTimings { plan_ms, stat_ms, upload_ms: ms(t), total_ms: ms(started), ..Default::default() }))
     }
 
@@ -178,17 +181,14 @@ impl Host {
         Ok(Session { plugin, control, budgets, instantiate_ms })
     }
 
-    /// One PUT when the plan has one part; otherwise a multipart upload by as many
-    /// instances as there are cores (2 to 4; the parts are network-bound). Deciding from
-    /// the plan, not by reading ahead, keeps no part waiting in memory for the decision; a
-    /// package that packs smaller than its bound goes up as fewer parts (a single part is
-    /// a valid multipart upload).
-    async fn send(&self, session: &mut Session, uri: &str, max_parts: u32, stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<send::Sent> {
+    /// One PUT when the plan has one part; otherwise a multipart upload by `count`
+    /// instances (see [`upload_workers`]). Deciding from the plan, not by reading ahead,
+    /// keeps no part waiting in memory for the decision; a package that packs smaller than
+    /// its bound goes up as fewer parts (a single part is a valid multipart upload).
+    async fn send(&self, session: &mut Session, uri: &str, max_parts: u32, count: usize, stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<send::Sent> {
         if max_parts == 1 {
             return send::put_single(&mut session.control, uri, stream, progress).await;
         }
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let count = cores.clamp(2, 4).min(max_parts as usize);
         let mut workers = Vec::with_capacity(count);
         for _ in 0..count {
             workers.push(self.instantiate(&session.plugin, None, Box::new(()), &session.budgets).await?);
@@ -230,6 +230,16 @@ impl Session {
             plugin: plugin_report(&self.plugin.entry),
         }
     }
+}
+
+/// Instances sending the parts of a `part_count`-part upload: as many as there are cores,
+/// 2 to 4 (the parts are network-bound), never more than parts; one for a single PUT.
+fn upload_workers(part_count: u32) -> usize {
+    if part_count <= 1 {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    cores.clamp(2, 4).min(part_count as usize)
 }
 
 fn ms(since: Instant) -> u64 {

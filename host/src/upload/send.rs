@@ -39,13 +39,14 @@ pub struct Sent {
 /// ended, so a file that changed or a packing that failed is never stored.
 pub async fn put_single(control: &mut Instance, uri: &str, mut stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<Sent> {
     let write = write_rule(uri)?;
-    let bytes = stream.next().await?.map(|(_, b)| b).unwrap_or_default();
+    let part = stream.next().await?.map(|(_, b)| b);
     if stream.next().await?.is_some() {
         return Err(HostError::plugin("the bytes outgrew the one part the plugin planned for"));
     }
+    let bytes: &[u8] = part.as_deref().unwrap_or_default();
     let size = bytes.len() as u64;
     let info = control
-        .run_upload("upload", write, async |u, s| u.call_put_object(s, uri, &bytes).await)
+        .run_upload("upload", write, async |u, s| u.call_put_object(s, uri, bytes).await)
         .await?
         .map_err(|e| control.explain_upload(control.scheme_error(e)))?;
     progress.sent(size, Some(size));
@@ -131,7 +132,7 @@ async fn upload_parts(
                 }
                 let len = bytes.len() as u64;
                 let part = inst
-                    .run_upload("upload", write.clone(), async |u, s| u.call_upload_part(s, &uri, &upload_id, number, &bytes).await)
+                    .run_upload("upload", write.clone(), async |u, s| u.call_upload_part(s, &uri, &upload_id, number, &bytes[..]).await)
                     .await?
                     .map_err(|e| inst.explain_upload(inst.scheme_error(e)))?;
                 if part.number != number {

@@ -1,26 +1,30 @@
 //! The bytes of an upload as parts of a fixed size, produced on a thread of their own (a
 //! file's reader, or the packer) and taken by the uploading instances in order.
 
+use super::buffers::{Part, PartBuffers};
 use crate::error::{ErrorKind, HostError, Result};
 use std::io::{Read, Write};
 use std::path::Path;
 use tokio::sync::mpsc;
 
-/// Part buffers waiting between the reader (or packer) and the uploading instances.
+/// Filled parts waiting between the reader (or packer) and the uploading instances. What
+/// bounds memory is the buffer count of [`PartStream::spawn`], not this.
 const PARTS_AHEAD: usize = 1;
 
 /// The bytes to upload, as parts of a fixed size produced on a thread of their own.
 pub struct PartStream {
-    rx: mpsc::Receiver<Vec<u8>>,
+    rx: mpsc::Receiver<Part>,
+    buffers: PartBuffers,
     producer: Option<std::thread::JoinHandle<Result<()>>>,
     next_number: u32,
 }
 
 impl PartStream {
-    /// Reads `file` (of `size` bytes, as stat'ed) in parts of `part_size`.
-    pub fn file(file: std::fs::File, path: &Path, size: u64, part_size: usize) -> PartStream {
+    /// Reads `file` (of `size` bytes, as stat'ed) in parts of `part_size`, in at most
+    /// `buffers` part buffers.
+    pub fn file(file: std::fs::File, path: &Path, size: u64, part_size: usize, buffers: usize) -> PartStream {
         let shown = path.display().to_string();
-        PartStream::spawn(part_size, move |out| {
+        PartStream::spawn(part_size, buffers, move |out| {
             // One byte more than stat'ed, to notice a file that grew.
             let mut reader = file.take(size.saturating_add(1));
             let read = std::io::copy(&mut reader, out).map_err(|e| HostError::new(ErrorKind::Config, format!("cannot read {shown}: {e}")))?;
@@ -34,20 +38,24 @@ impl PartStream {
         })
     }
 
-    /// Runs `produce` on a thread with a writer that cuts what it writes into parts.
-    pub fn spawn(part_size: usize, produce: impl FnOnce(&mut PartWriter) -> Result<()> + Send + 'static) -> PartStream {
+    /// Runs `produce` on a thread with a writer that cuts what it writes into parts. At
+    /// most `buffers` parts exist at once, filled or being filled: one per sending instance
+    /// and one more lets the producer stay a part ahead.
+    pub fn spawn(part_size: usize, buffers: usize, produce: impl FnOnce(&mut PartWriter) -> Result<()> + Send + 'static) -> PartStream {
         let (tx, rx) = mpsc::channel(PARTS_AHEAD);
+        let buffers = PartBuffers::new(buffers, part_size);
+        let set = buffers.clone();
         let producer = std::thread::spawn(move || {
-            let mut w = PartWriter { tx, part_size, buf: Vec::new() };
+            let mut w = PartWriter { tx, part_size, buffers: set, buf: None };
             produce(&mut w)?;
             w.finish()
         });
-        PartStream { rx, producer: Some(producer), next_number: 1 }
+        PartStream { rx, buffers, producer: Some(producer), next_number: 1 }
     }
 
     /// The next part and its 1-based number; none at the end. A failed producer's error
     /// is returned once its parts are used up.
-    pub async fn next(&mut self) -> Result<Option<(u32, Vec<u8>)>> {
+    pub async fn next(&mut self) -> Result<Option<(u32, Part)>> {
         match self.rx.recv().await {
             Some(p) => {
                 let n = self.next_number;
@@ -75,19 +83,30 @@ impl PartStream {
     }
 }
 
+impl Drop for PartStream {
+    fn drop(&mut self) {
+        // A producer waiting for a buffer would otherwise wait for ever.
+        self.buffers.close();
+    }
+}
+
 /// Cuts a byte stream into parts of exactly `part_size` (the last may be shorter).
 pub struct PartWriter {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<Part>,
     part_size: usize,
-    buf: Vec<u8>,
+    buffers: PartBuffers,
+    buf: Option<Vec<u8>>,
+}
+
+fn stopped() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped")
 }
 
 impl PartWriter {
     fn finish(mut self) -> Result<()> {
-        if !self.buf.is_empty() {
-            let part = std::mem::take(&mut self.buf);
+        if let Some(buf) = self.buf.take().filter(|b| !b.is_empty()) {
             // The uploader has stopped (and reports why) when this fails.
-            let _ = self.tx.blocking_send(part);
+            let _ = self.tx.blocking_send(self.buffers.part(buf));
         }
         Ok(())
     }
@@ -97,17 +116,16 @@ impl Write for PartWriter {
     fn write(&mut self, mut data: &[u8]) -> std::io::Result<usize> {
         let n = data.len();
         while !data.is_empty() {
-            if self.buf.capacity() == 0 {
-                self.buf.reserve_exact(self.part_size);
-            }
-            let take = (self.part_size - self.buf.len()).min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
+            let buf = match &mut self.buf {
+                Some(buf) => buf,
+                None => self.buf.insert(self.buffers.take().ok_or_else(stopped)?),
+            };
+            let take = (self.part_size - buf.len()).min(data.len());
+            buf.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if self.buf.len() == self.part_size {
-                let part = std::mem::take(&mut self.buf);
-                self.tx
-                    .blocking_send(part)
-                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))?;
+            if buf.len() == self.part_size {
+                let part = self.buffers.part(self.buf.take().expect("filled just now"));
+                self.tx.blocking_send(part).map_err(|_| stopped())?;
             }
         }
         Ok(n)
@@ -136,20 +154,37 @@ mod tests {
 
     #[test]
     fn writes_are_cut_into_exact_parts() {
-        let s = PartStream::spawn(10, |w| {
+        let s = PartStream::spawn(10, 2, |w| {
             for chunk in [3usize, 9, 1, 20, 2] {
                 w.write_all(&vec![7u8; chunk]).unwrap();
             }
             Ok(())
         });
         assert_eq!(collect(s), [(1, 10), (2, 10), (3, 10), (4, 5)]);
-        assert_eq!(collect(PartStream::spawn(10, |w| Ok(w.write_all(&[1; 10]).unwrap()))), [(1, 10)]);
-        assert_eq!(collect(PartStream::spawn(10, |_| Ok(()))), []);
+        assert_eq!(collect(PartStream::spawn(10, 2, |w| Ok(w.write_all(&[1; 10]).unwrap()))), [(1, 10)]);
+        assert_eq!(collect(PartStream::spawn(10, 2, |_| Ok(()))), []);
+    }
+
+    #[test]
+    fn the_producer_waits_for_a_buffer_and_stops_when_the_stream_is_dropped() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let mut s = PartStream::spawn(10, 1, move |w| {
+            let r = w.write_all(&[5; 100]);
+            done_tx.send(r.map_err(|e| e.kind())).unwrap();
+            Ok(())
+        });
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let first = rt.block_on(s.next()).unwrap().unwrap();
+        // Its one buffer is held here: the producer cannot fill a second part.
+        assert!(done_rx.recv_timeout(std::time::Duration::from_millis(100)).is_err());
+        drop(s);
+        assert_eq!(done_rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap(), Err(std::io::ErrorKind::BrokenPipe));
+        assert_eq!((first.0, first.1.len()), (1, 10));
     }
 
     #[test]
     fn a_failed_producer_fails_the_stream_after_its_parts() {
-        let mut s = PartStream::spawn(4, |w| {
+        let mut s = PartStream::spawn(4, 2, |w| {
             w.write_all(&[0; 6]).unwrap();
             Err(HostError::new(ErrorKind::Integrity, "torn"))
         });
@@ -165,9 +200,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, vec![1u8; 25]).unwrap();
-        let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 25, 10);
+        let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 25, 10, 2);
         assert_eq!(collect(s), [(1, 10), (2, 10), (3, 5)]);
-        let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 20, 10);
+        let s = PartStream::file(std::fs::File::open(&path).unwrap(), &path, 20, 10, 2);
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let e = rt.block_on(async move {
             let mut s = s;

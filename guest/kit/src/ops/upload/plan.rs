@@ -8,9 +8,11 @@ const MIB: u64 = 1 << 20;
 /// Up to this size a file goes up in one PUT: one request is cheapest, and a PUT that fails
 /// near its end costs at most this much to send again.
 pub const SINGLE_PUT_MAX: u64 = 8 * MIB;
-/// The smallest part of a multipart upload: large enough that per-request costs vanish,
-/// small enough that a part retried whole is cheap and parts spread over cores.
-pub const PART_SIZE_FLOOR: u64 = 8 * MIB;
+/// The smallest part of a multipart upload: S3's own minimum, which every store here
+/// accepts. The host holds a part per sending instance and one more, and each instance a
+/// copy of the part it sends, so this sets the upload's memory; 5 MiB keeps the host under
+/// 64 MiB while packing, and still large enough that per-request costs stay small.
+pub const PART_SIZE_FLOOR: u64 = 5 * MIB;
 
 /// What a store accepts from an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,16 +92,16 @@ mod tests {
 
     #[test]
     fn larger_files_go_in_parts_of_the_floor() {
-        assert_eq!(plan(&S3, SINGLE_PUT_MAX + 1).unwrap(), UploadPlan { part_size: 8 * MIB, part_count: 2 });
-        assert_eq!(plan(&S3, 100 * MIB).unwrap(), UploadPlan { part_size: 8 * MIB, part_count: 13 });
+        assert_eq!(plan(&S3, SINGLE_PUT_MAX + 1).unwrap(), UploadPlan { part_size: 5 * MIB, part_count: 2 });
+        assert_eq!(plan(&S3, 100 * MIB).unwrap(), UploadPlan { part_size: 5 * MIB, part_count: 20 });
         // 10,000 parts of the floor are the most before parts grow.
-        assert_eq!(plan(&S3, 80_000 * MIB).unwrap(), UploadPlan { part_size: 8 * MIB, part_count: 10_000 });
+        assert_eq!(plan(&S3, 50_000 * MIB).unwrap(), UploadPlan { part_size: 5 * MIB, part_count: 10_000 });
     }
 
     #[test]
     fn parts_grow_in_whole_mib_to_stay_within_the_part_count() {
-        let p = plan(&S3, 80_000 * MIB + 1).unwrap();
-        assert_eq!(p, UploadPlan { part_size: 9 * MIB, part_count: 8_889 });
+        let p = plan(&S3, 50_000 * MIB + 1).unwrap();
+        assert_eq!(p, UploadPlan { part_size: 6 * MIB, part_count: 8_334 });
         let one_tib = 1u64 << 40;
         let p = plan(&S3, one_tib).unwrap();
         // ceil(1 TiB / 10,000) = 109,951,163 bytes, rounded up to 105 MiB.
