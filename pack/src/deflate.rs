@@ -15,6 +15,8 @@
 //! data until it does not: 1 MiB of zeros costs 1,049 bytes instead of 1,017, and no package
 //! this packer writes trips the limit. Storing such data instead would cost the full size.
 
+use std::cell::RefCell;
+
 use flate2::{Compress, Compression, FlushCompress, Status};
 
 /// The fixed level (zlib's default): the bytes of a package must not depend on a setting.
@@ -35,38 +37,60 @@ pub(crate) fn ratio_cap() -> u64 {
     scheme_contract::Limits::default().max_compression_ratio
 }
 
-/// A whole entry's data.
+/// A whole entry's data. `Stored` hands back the unused output buffer.
 #[derive(Debug)]
 pub(crate) enum Whole {
     Deflated(Vec<u8>),
-    Stored,
+    Stored(Vec<u8>),
 }
 
-/// Compresses a file that fits in one chunk: `Stored` when deflate does not shrink it.
-pub(crate) fn whole(data: &[u8]) -> Whole {
+/// Compresses a file that fits in one chunk into `out` (emptied first): `Stored` when
+/// deflate does not shrink it.
+pub(crate) fn whole(data: &[u8], out: Vec<u8>) -> Whole {
     if data.is_empty() || incompressible(data) {
-        return Whole::Stored;
+        return Whole::Stored(out);
     }
-    let out = pad_to_ratio(deflate(&[], data, true), data.len());
+    let out = pad_to_ratio(deflate(&[], data, true, out), data.len());
     if out.len() >= data.len() {
-        Whole::Stored
+        Whole::Stored(out)
     } else {
         Whole::Deflated(out)
     }
 }
 
-/// One chunk of a multi-chunk entry, as a piece of the entry's deflate stream. `dictionary`
-/// is the data just before the chunk (empty for the first chunk).
-pub(crate) fn piece(dictionary: &[u8], data: &[u8], last: bool) -> Vec<u8> {
+/// One chunk of a multi-chunk entry, as a piece of the entry's deflate stream, in `out`
+/// (emptied first). `dictionary` is the data just before the chunk (empty for the first).
+pub(crate) fn piece(dictionary: &[u8], data: &[u8], last: bool, out: Vec<u8>) -> Vec<u8> {
     if incompressible(data) {
-        return stored_blocks(data, last);
+        return stored_blocks(data, last, out);
     }
-    let out = pad_to_ratio(deflate(dictionary, data, last), data.len());
+    let out = pad_to_ratio(deflate(dictionary, data, last, out), data.len());
     if out.len() > stored_len(data.len()) {
-        stored_blocks(data, last)
+        stored_blocks(data, last, out)
     } else {
         out
     }
+}
+
+thread_local! {
+    /// Each thread's compressors, reset for every chunk: a new one allocates and clears
+    /// about 300 KB of state, per file on a tree of small files.
+    static COMPRESSORS: RefCell<[Option<Compress>; 2]> = const { RefCell::new([None, None]) };
+}
+
+/// Runs `f` with this thread's compressor at `level` (0: the sampler's fast level, 1: the
+/// package's level), as new. A reset stream compresses exactly as a new one.
+fn with_compressor<T>(which: usize, f: impl FnOnce(&mut Compress) -> T) -> T {
+    COMPRESSORS.with_borrow_mut(|slots| {
+        let c = match &mut slots[which] {
+            Some(c) => {
+                c.reset();
+                c
+            }
+            slot => slot.insert(Compress::new(if which == 0 { Compression::fast() } else { Compression::new(LEVEL) }, false)),
+        };
+        f(c)
+    })
 }
 
 /// Whether the start of `data` barely compresses (see [`INCOMPRESSIBLE_PERCENT`]). Decided
@@ -77,13 +101,19 @@ fn incompressible(data: &[u8]) -> bool {
         return false;
     }
     let sample = &data[..SAMPLE];
-    let mut c = Compress::new(Compression::fast(), false);
-    let mut out = Vec::with_capacity(SAMPLE + SAMPLE / 8);
-    match c.compress_vec(sample, &mut out, FlushCompress::Finish) {
-        Ok(Status::StreamEnd) => out.len() * 100 >= sample.len() * INCOMPRESSIBLE_PERCENT,
-        // The buffer holds any expansion of the sample; anything else means "try deflate".
-        _ => false,
-    }
+    SAMPLE_OUT.with_borrow_mut(|out| {
+        out.clear();
+        out.reserve(SAMPLE + SAMPLE / 8);
+        with_compressor(0, |c| match c.compress_vec(sample, out, FlushCompress::Finish) {
+            Ok(Status::StreamEnd) => out.len() * 100 >= sample.len() * INCOMPRESSIBLE_PERCENT,
+            // The buffer holds any expansion of the sample; anything else means "try deflate".
+            _ => false,
+        })
+    })
+}
+
+thread_local! {
+    static SAMPLE_OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// One empty, non-final stored block: byte-aligned header, LEN 0, NLEN 0xFFFF.
@@ -105,8 +135,11 @@ fn pad_to_ratio(deflated: Vec<u8>, raw: usize) -> Vec<u8> {
     out
 }
 
-fn deflate(dictionary: &[u8], data: &[u8], last: bool) -> Vec<u8> {
-    let mut c = Compress::new(Compression::new(LEVEL), false);
+fn deflate(dictionary: &[u8], data: &[u8], last: bool, out: Vec<u8>) -> Vec<u8> {
+    with_compressor(1, |c| deflate_with(c, dictionary, data, last, out))
+}
+
+fn deflate_with(c: &mut Compress, dictionary: &[u8], data: &[u8], last: bool, mut out: Vec<u8>) -> Vec<u8> {
     if !dictionary.is_empty() {
         let start = dictionary.len().saturating_sub(DICTIONARY);
         // Only fails on a stream already started; this one is new.
@@ -117,7 +150,8 @@ fn deflate(dictionary: &[u8], data: &[u8], last: bool) -> Vec<u8> {
     } else {
         FlushCompress::Sync
     };
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    out.clear();
+    out.reserve(data.len() / 2 + 64);
     loop {
         if out.capacity() - out.len() < 64 {
             out.reserve(out.capacity().max(4096));
@@ -132,7 +166,7 @@ fn deflate(dictionary: &[u8], data: &[u8], last: bool) -> Vec<u8> {
             Ok(_) if !last && done_input && room_left => break,
             Ok(_) => {}
             // Deflate only reports errors for misuse (a finished stream); not reached.
-            Err(_) => return stored_blocks(data, last),
+            Err(_) => return stored_blocks(data, last, out),
         }
     }
     out
@@ -144,8 +178,9 @@ fn stored_len(n: usize) -> usize {
 
 /// `data` as stored deflate blocks (header byte, LEN, NLEN, bytes), the last one final
 /// when `last`. Each chunk starts on a byte boundary, so the blocks can follow anything.
-fn stored_blocks(data: &[u8], last: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(stored_len(data.len()));
+fn stored_blocks(data: &[u8], last: bool, mut out: Vec<u8>) -> Vec<u8> {
+    out.clear();
+    out.reserve(stored_len(data.len()));
     let mut blocks = data.chunks(STORED_BLOCK).peekable();
     if blocks.peek().is_none() {
         out.extend_from_slice(&[u8::from(last), 0, 0, 0xFF, 0xFF]);
@@ -209,14 +244,19 @@ mod tests {
     fn pieces(data: &[u8], chunk: usize) -> Vec<u8> {
         let n = data.len().div_ceil(chunk);
         let mut stream = Vec::new();
+        // One output buffer for every piece, as the packer reuses them: what a piece
+        // leaves in it must not leak into the next.
+        let mut out = Vec::new();
         for i in 0..n {
             let start = i * chunk;
             let end = (start + chunk).min(data.len());
-            stream.extend(piece(
+            out = piece(
                 &data[start.saturating_sub(DICTIONARY)..start],
                 &data[start..end],
                 i + 1 == n,
-            ));
+                out,
+            );
+            stream.extend_from_slice(&out);
         }
         stream
     }
@@ -238,17 +278,17 @@ mod tests {
     fn priming_keeps_the_ratio_of_one_stream() {
         let data = text(2_000_000);
         let primed = pieces(&data, 256 * 1024).len();
-        let single = deflate(&[], &data, true).len();
+        let single = deflate(&[], &data, true, Vec::new()).len();
         assert!(primed <= single + single / 50 + 64, "{primed} vs {single}");
     }
 
     #[test]
     fn whole_entries_store_what_does_not_shrink() {
-        assert!(matches!(whole(b""), Whole::Stored));
-        assert!(matches!(whole(&noise(5000)), Whole::Stored));
-        match whole(&text(5000)) {
+        assert!(matches!(whole(b"", Vec::new()), Whole::Stored(_)));
+        assert!(matches!(whole(&noise(5000), Vec::new()), Whole::Stored(_)));
+        match whole(&text(5000), Vec::new()) {
             Whole::Deflated(d) => assert_eq!(inflate(&d), text(5000)),
-            Whole::Stored => panic!("text should deflate"),
+            Whole::Stored(_) => panic!("text should deflate"),
         }
     }
 
@@ -256,8 +296,8 @@ mod tests {
     fn nothing_expands_past_the_unpackers_ratio_limit() {
         let zeros = vec![0u8; 1 << 20];
         let cap = ratio_cap() as usize;
-        let first = piece(&[], &zeros, false);
-        let last = piece(&zeros, &zeros, true);
+        let first = piece(&[], &zeros, false, Vec::new());
+        let last = piece(&zeros, &zeros, true, Vec::new());
         for p in [&first, &last] {
             assert!(
                 zeros.len() <= p.len() * cap,
@@ -270,24 +310,35 @@ mod tests {
         let mut stream = first.clone();
         stream.extend(&last);
         assert_eq!(inflate(&stream), [&zeros[..], &zeros[..]].concat());
-        match whole(&zeros) {
+        match whole(&zeros, Vec::new()) {
             Whole::Deflated(d) => {
                 assert!(zeros.len() <= d.len() * cap && d.len() < 1100);
                 assert_eq!(inflate(&d), zeros);
             }
-            Whole::Stored => panic!("zeros deflate, padded"),
+            Whole::Stored(_) => panic!("zeros deflate, padded"),
         }
         // Text is far from the cap and is not padded.
         let t = text(1 << 20);
-        assert_eq!(piece(&[], &t, true), deflate(&[], &t, true));
+        assert_eq!(piece(&[], &t, true, Vec::new()), deflate(&[], &t, true, Vec::new()));
+    }
+
+    #[test]
+    fn a_reused_compressor_writes_what_a_new_one_writes() {
+        let t = text(200_000);
+        let here: Vec<Vec<u8>> = (0..3).map(|_| deflate(&t[..1000], &t[1000..], false, vec![9; 77])).collect();
+        let fresh = {
+            let t = t.clone();
+            std::thread::spawn(move || deflate(&t[..1000], &t[1000..], false, Vec::new())).join().unwrap()
+        };
+        assert!(here.iter().all(|h| *h == fresh));
     }
 
     #[test]
     fn stored_blocks_are_valid_deflate() {
         for n in [1, 0xFFFF, 0x10000, 200_000] {
             let data = noise(n);
-            let mut stream = stored_blocks(&data[..n / 2], false);
-            stream.extend(stored_blocks(&data[n / 2..], true));
+            let mut stream = stored_blocks(&data[..n / 2], false, Vec::new());
+            stream.extend(stored_blocks(&data[n / 2..], true, Vec::new()));
             assert_eq!(inflate(&stream), data);
         }
     }
@@ -296,17 +347,17 @@ mod tests {
     fn incompressible_chunks_are_stored_without_deflating() {
         let random = noise(300_000);
         assert!(incompressible(&random));
-        assert!(matches!(whole(&random), Whole::Stored));
-        assert_eq!(piece(&[], &random, true), stored_blocks(&random, true));
+        assert!(matches!(whole(&random, Vec::new()), Whole::Stored(_)));
+        assert_eq!(piece(&[], &random, true, Vec::new()), stored_blocks(&random, true, Vec::new()));
         let words = text(300_000);
         assert!(!incompressible(&words));
-        assert!(piece(&[], &words, true).len() < words.len() / 2);
+        assert!(piece(&[], &words, true, Vec::new()).len() < words.len() / 2);
         // Short chunks are always tried: deflate decides.
         assert!(!incompressible(&random[..SAMPLE - 1]));
         // Random bytes followed by text: the sample decides, and inflating gives the bytes back.
         let mut mixed = noise(SAMPLE);
         mixed.extend_from_slice(&words);
-        assert_eq!(inflate(&piece(&[], &mixed, true)), mixed);
+        assert_eq!(inflate(&piece(&[], &mixed, true, Vec::new())), mixed);
     }
 
     #[test]

@@ -51,6 +51,7 @@
 //! packages go to object storage, where the unpacker's limits apply instead. The packer stays
 //! under its compression-ratio limit (`src/deflate.rs`).
 
+mod buffers;
 mod deflate;
 pub mod digest;
 mod error;

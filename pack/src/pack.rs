@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use crate::buffers::Buffers;
 use crate::deflate::{self, Whole};
 use crate::digest::{self, CHUNK, ContentDigest, Sha};
 use crate::error::{Error, Result, shown};
@@ -108,11 +109,14 @@ impl Plan {
             bytes_out: 0,
             sha256: String::new(),
         };
+        let window = 2 * self.threads + 2;
+        // Each result holds one buffer, each running job two.
+        let buffers = Buffers::new(window + 2 * self.threads);
         pool::ordered(
             jobs.len(),
             self.threads,
-            2 * self.threads + 2,
-            |j| self.run(&jobs[j], &roots),
+            window,
+            |j| self.run(&jobs[j], &roots, &buffers),
             |j, done| {
                 let e = match &jobs[j] {
                     Job::Dir(e) | Job::Link(e) | Job::Chunk { entry: e, .. } => *e,
@@ -152,6 +156,7 @@ impl Plan {
                         self.verify(e, content.finish())?;
                         zip.whole(&name, mode(&meta), method, crc, meta.size, &data)
                             .map_err(Error::Write)?;
+                        buffers.give(data);
                         summary.files += 1;
                         summary.bytes_in += meta.size;
                     }
@@ -175,8 +180,9 @@ impl Plan {
                             }),
                         };
                         zip.data(&data).map_err(Error::Write)?;
-                        o.crc.combine(&crc);
                         o.compressed += data.len() as u64;
+                        buffers.give(data);
+                        o.crc.combine(&crc);
                         o.size += len;
                         o.digest.add(&digest);
                         let complete = o.size == meta.size;
@@ -220,7 +226,7 @@ impl Plan {
     }
 
     /// A worker's part: read, hash and compress one chunk, or re-check one link.
-    fn run(&self, job: &Job, roots: &Roots) -> Result<Done> {
+    fn run(&self, job: &Job, roots: &Roots, buffers: &Buffers) -> Result<Done> {
         match job {
             Job::Dir(_) => Ok(Done::Dir),
             Job::Link(e) => {
@@ -243,14 +249,18 @@ impl Plan {
             }
             Job::Chunk { entry, index, meta } => {
                 let path = self.root.join(&self.entries[*entry].path);
-                let (buf, at) = read::chunk(&path, meta, *index, deflate::DICTIONARY)?;
+                let (buf, at) = read::chunk(&path, meta, *index, deflate::DICTIONARY, buffers.take())?;
                 let data = &buf[at..];
                 let digest = (!data.is_empty()).then(|| digest::chunk_digest(data));
                 if meta.size <= CHUNK {
                     let crc = crc32fast::hash(data);
-                    let (method, data) = match deflate::whole(data) {
-                        Whole::Deflated(d) => (METHOD_DEFLATED, d),
-                        Whole::Stored => {
+                    let (method, data) = match deflate::whole(data, buffers.take()) {
+                        Whole::Deflated(d) => {
+                            buffers.give(buf);
+                            (METHOD_DEFLATED, d)
+                        }
+                        Whole::Stored(unused) => {
+                            buffers.give(unused);
                             let mut raw = buf;
                             raw.drain(..at);
                             (METHOD_STORED, raw)
@@ -267,13 +277,15 @@ impl Plan {
                 let mut crc = crc32fast::Hasher::new();
                 crc.update(data);
                 let last = (index + 1) * CHUNK >= meta.size;
-                Ok(Done::Piece {
+                let piece = Done::Piece {
                     meta: *meta,
-                    data: deflate::piece(&buf[..at], data, last),
+                    data: deflate::piece(&buf[..at], data, last, buffers.take()),
                     crc,
                     len: data.len() as u64,
                     digest: digest.unwrap_or_else(|| digest::chunk_digest(data)),
-                })
+                };
+                buffers.give(buf);
+                Ok(piece)
             }
         }
     }

@@ -168,7 +168,7 @@ impl Plan {
             HASH_WINDOW,
             |j| {
                 let (e, c, meta) = &jobs[j];
-                let (buf, _) = read::chunk(&root.join(&entries[*e].path), meta, *c, 0)?;
+                let (buf, _) = read::chunk(&root.join(&entries[*e].path), meta, *c, 0, Vec::new())?;
                 Ok(digest::chunk_digest(&buf))
             },
             |j, chunk_digest| {

@@ -23,12 +23,14 @@ pub(crate) fn chunk(
     planned: &FileMeta,
     index: u64,
     dictionary: usize,
+    mut buf: Vec<u8>,
 ) -> Result<(Vec<u8>, usize)> {
     let file = open(path, planned)?;
     let start = index * CHUNK;
     let len = CHUNK.min(planned.size - start.min(planned.size)) as usize;
     let before = (dictionary as u64).min(start) as usize;
-    let mut buf = vec![0u8; before + len];
+    buf.clear();
+    buf.resize(before + len, 0);
     file.read_exact_at(&mut buf, start - before as u64)
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::UnexpectedEof => {
@@ -107,9 +109,9 @@ mod tests {
         let data: Vec<u8> = (0..CHUNK as usize + 100).map(|i| i as u8).collect();
         fs::write(&p, &data).unwrap();
         let m = meta(&p);
-        let (b, at) = chunk(&p, &m, 0, 32).unwrap();
+        let (b, at) = chunk(&p, &m, 0, 32, vec![7; 3]).unwrap();
         assert_eq!((at, &b[..]), (0, &data[..CHUNK as usize]));
-        let (b, at) = chunk(&p, &m, 1, 32).unwrap();
+        let (b, at) = chunk(&p, &m, 1, 32, b).unwrap();
         assert_eq!(at, 32);
         assert_eq!(&b[..], &data[CHUNK as usize - 32..]);
     }
@@ -121,7 +123,7 @@ mod tests {
         fs::write(&p, b"0123456789").unwrap();
         let m = meta(&p);
         fs::write(&p, b"01234").unwrap();
-        assert!(matches!(chunk(&p, &m, 0, 0), Err(Error::Changed { .. })));
+        assert!(matches!(chunk(&p, &m, 0, 0, Vec::new()), Err(Error::Changed { .. })));
         // Same size, same modification time: the change time still moves.
         fs::write(&p, b"0123456789").unwrap();
         let m = meta(&p);
@@ -131,12 +133,12 @@ mod tests {
         let mtime =
             std::time::UNIX_EPOCH + std::time::Duration::new(m.mtime.0 as u64, m.mtime.1 as u32);
         f.set_modified(mtime).unwrap();
-        let err = chunk(&p, &m, 0, 0).unwrap_err();
+        let err = chunk(&p, &m, 0, 0, Vec::new()).unwrap_err();
         assert!(matches!(err, Error::Changed { .. }), "{err}");
         // Replaced by a symlink.
         fs::remove_file(&p).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", &p).unwrap();
-        let err = chunk(&p, &m, 0, 0).unwrap_err();
+        let err = chunk(&p, &m, 0, 0, Vec::new()).unwrap_err();
         assert!(err.to_string().contains("symlink"), "{err}");
     }
 }
