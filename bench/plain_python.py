@@ -27,15 +27,7 @@ import time
 import urllib.request
 import zipfile
 
-
-def rss_now_kib():
-    # Not imported from ray_path.py: its imports (asyncio, logging, ...) would add to this
-    # row's peak RSS what the plainest script never loads.
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+from procstat import rss_now_kib
 
 
 def fetch_and_extract(url, dest):

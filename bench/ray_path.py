@@ -45,6 +45,8 @@ import urllib.parse
 from pathlib import Path
 from zipfile import ZipFile
 
+from procstat import rss_now_kib
+
 MAC_OS_ZIP_HIDDEN_DIR_NAME = "__MACOSX"
 RAY_USER_AGENT = "ray-runtime-env-curl/1.0"
 
@@ -195,14 +197,6 @@ def download_and_unpack_package(pkg_uri, base_directory, logger, overwrite=True)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return str(local_dir)
-
-
-def rss_now_kib():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():

@@ -37,7 +37,7 @@ import time
 import zipfile
 
 # The script's own directory is on sys.path; ray_path imports only the standard library at the top.
-from ray_path import rss_now_kib
+from procstat import rss_now_kib
 
 
 def zip_dir(directory, out_path):
