@@ -3,7 +3,7 @@
 //! oracle test that records what CPython and Info-ZIP make of them, and the host's hostile
 //! catalogue; the fuzz corpus holds the same bytes.
 
-use crate::{end_record, zip, zip_with, zip_with_hidden_directory, Entry, Local, Options, FLAG_DESCRIPTOR, FLAG_UTF8, STORED};
+use crate::{end_record, unicode_path, zip, zip_with, zip_with_hidden_directory, Entry, Local, Options, FLAG_DESCRIPTOR, FLAG_UTF8, STORED};
 
 /// What the unpacker must do with a [`Differential`].
 #[derive(Debug, Clone)]
@@ -189,6 +189,19 @@ pub fn differentials() -> Vec<Differential> {
             zip(&[Entry { flags: FLAG_DESCRIPTOR, ..a() }]),
             "has general-purpose flag bit 3 set but no data descriptor",
         ),
+        // ------------------------------------------------ a second name in an extra field
+        refused(
+            "unicode-path-renames",
+            "both headers name `a.py`; an Info-ZIP Unicode Path field, its CRC-32 that of `a.py`, names `evil.py` (Info-ZIP and the zip crate unpack evil.py, CPython a.py)",
+            zip(&[Entry { extra: unicode_path(b"a.py", b"evil.py"), ..a() }, b()]),
+            "carries an Info-ZIP Unicode Path field naming it `evil.py`",
+        ),
+        refused(
+            "unicode-path-renames-locally",
+            "only the local header carries the Unicode Path field naming `evil.py` (seen by readers that walk local headers)",
+            zip(&[Entry { local: Local { extra: Some(unicode_path(b"a.py", b"evil.py")), ..Local::default() }, ..a() }, b()]),
+            "the local header of entry `a.py` carries an Info-ZIP Unicode Path field naming it `evil.py`",
+        ),
         // ------------------------------------------------ entries overlapping or unlisted
         refused(
             "local-header-runs-into-next",
@@ -203,6 +216,18 @@ pub fn differentials() -> Vec<Differential> {
             "belongs to no entry the central directory lists",
         ),
         // ------------------------------------------------ look-alikes, accepted
+        accepted(
+            "unicode-path-same-name",
+            "a Unicode Path field repeating the header's own name, as Info-ZIP's zip writes on a UTF-8 system",
+            zip(&[Entry { extra: unicode_path(b"a.py", b"a.py"), ..a() }]),
+            &[("a.py", A)],
+        ),
+        accepted(
+            "unicode-path-stale",
+            "a Unicode Path field naming `evil.py` whose CRC-32 is that of another name (left by a rename): every reader ignores it",
+            zip(&[Entry { extra: unicode_path(b"old.py", b"evil.py"), ..a() }]),
+            &[("a.py", A)],
+        ),
         accepted(
             "comment-names-end-signature",
             "the archive comment mentions the bytes PK\\x05\\x06 without forming a record",

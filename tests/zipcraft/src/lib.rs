@@ -24,6 +24,18 @@ pub const FLAG_ENCRYPTED: u16 = 1;
 pub const FLAG_DESCRIPTOR: u16 = 1 << 3;
 pub const FLAG_UTF8: u16 = 1 << 11;
 
+/// Info-ZIP's Unicode Path extra field (0x7075): version 1, the CRC-32 of `crc_of` (the
+/// header's name, when the field is current), then `name`.
+pub fn unicode_path(crc_of: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    put16(&mut f, 0x7075);
+    put16(&mut f, (5 + name.len()) as u16);
+    f.push(1);
+    put32(&mut f, crc32(crc_of));
+    f.extend_from_slice(name);
+    f
+}
+
 pub fn crc32(data: &[u8]) -> u32 {
     let mut c = flate2::Crc::new();
     c.update(data);
@@ -69,6 +81,9 @@ pub struct Entry {
     pub descriptor_signature: bool,
     /// Bytes written after this entry's local record (and descriptor), outside every entry.
     pub trailing: Vec<u8>,
+    /// Extra fields after the ZIP64 one (if any), in both headers unless `local.extra` says
+    /// otherwise.
+    pub extra: Vec<u8>,
 }
 
 /// Local-header fields that may differ from the central directory's.
@@ -80,6 +95,7 @@ pub struct Local {
     pub crc: Option<u32>,
     pub compressed: Option<u64>,
     pub uncompressed: Option<u64>,
+    pub extra: Option<Vec<u8>>,
 }
 
 impl Entry {
@@ -104,6 +120,7 @@ impl Entry {
             descriptor_values: None,
             descriptor_signature: true,
             trailing: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -158,7 +175,7 @@ impl Entry {
         let (crc, c, u) = if self.descriptor { (0, 0, 0) } else { (self.crc, self.compressed, self.uncompressed) };
         let (crc, c, u) = (l.crc.unwrap_or(crc), l.compressed.unwrap_or(c), l.uncompressed.unwrap_or(u));
         let name = l.name.as_deref().unwrap_or(&self.name);
-        let extra = self.sizes_extra(u, c);
+        let extra = [self.sizes_extra(u, c), l.extra.clone().unwrap_or_else(|| self.extra.clone())].concat();
         let flags = self.flags | if self.descriptor { FLAG_DESCRIPTOR } else { 0 };
         let mut b = Vec::new();
         put32(&mut b, LOCAL_SIG);
@@ -194,7 +211,7 @@ impl Entry {
     }
 
     fn central_record(&self, offset: u64) -> Vec<u8> {
-        let extra = self.sizes_extra(self.uncompressed, self.compressed);
+        let extra = [self.sizes_extra(self.uncompressed, self.compressed), self.extra.clone()].concat();
         let mut b = Vec::new();
         put32(&mut b, CENTRAL_SIG);
         put16(&mut b, self.made_by);

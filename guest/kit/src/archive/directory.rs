@@ -11,6 +11,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use super::eocd::{EndRecord, CENTRAL_SIG};
+use super::unicode_path;
 use crate::{Error, Result};
 
 const CENTRAL_FIXED: usize = 46;
@@ -43,7 +44,10 @@ pub(crate) fn read<R: Read + Seek>(r: &mut R, end: &EndRecord) -> Result<Vec<Cen
     let mut pos = end.cd_start;
     while (entries.len() as u64) < cap && pos + CENTRAL_FIXED as u64 <= end.cd_end {
         match header(r, pos, end).map_err(io_err)? {
-            Some((entry, next)) => {
+            Some((entry, next, renamed)) => {
+                if let Some(other) = renamed {
+                    return Err(unicode_path::two_names(&entry.name_raw, "central header", &other));
+                }
                 entries.push(entry);
                 pos = next;
             }
@@ -85,8 +89,9 @@ pub(crate) fn archive_start(entries: &[CentralEntry], end: &EndRecord) -> u64 {
     entries.iter().map(|e| e.header_start).min().unwrap_or(end.cd_start).min(end.cd_start)
 }
 
-/// The header at `pos` and where the next one starts; `None` when no whole header is there.
-fn header<R: Read>(r: &mut R, pos: u64, end: &EndRecord) -> io::Result<Option<(CentralEntry, u64)>> {
+/// The header at `pos`, where the next one starts, and the other name a Unicode Path field
+/// gives it (see `unicode_path`); `None` when no whole header is there.
+fn header<R: Read>(r: &mut R, pos: u64, end: &EndRecord) -> io::Result<Option<(CentralEntry, u64, Option<Box<[u8]>>)>> {
     let mut f = [0u8; CENTRAL_FIXED];
     r.read_exact(&mut f)?;
     if f[..4] != CENTRAL_SIG {
@@ -109,6 +114,7 @@ fn header<R: Read>(r: &mut R, pos: u64, end: &EndRecord) -> io::Result<Option<(C
         let mut resolve = |v: u32| if v == u32::MAX { wide.next().unwrap_or(v.into()) } else { v.into() };
         (resolve(size32), resolve(compressed32), resolve(offset32))
     };
+    let renamed = unicode_path::renaming(&var[..name_len], &var[name_len..]).map(Box::from);
     var.truncate(name_len);
     let entry = CentralEntry {
         central_at: pos,
@@ -120,7 +126,7 @@ fn header<R: Read>(r: &mut R, pos: u64, end: &EndRecord) -> io::Result<Option<(C
         compressed,
         size,
     };
-    Ok(Some((entry, next)))
+    Ok(Some((entry, next, renamed)))
 }
 
 /// The 8-byte values of the first ZIP64 extra field in `extra`.

@@ -21,6 +21,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use super::directory::{zip64_values, CentralEntry};
 use super::sigscan::find_in;
+use super::unicode_path;
 use crate::text::escape_bytes;
 use crate::{Error, Result};
 
@@ -81,6 +82,9 @@ pub(crate) fn check_local(c: &CentralEntry, header: &[u8]) -> Result<After> {
     };
     if name != &*c.name_raw {
         return Err(differs(format!("names `{}`", escape_bytes(name))));
+    }
+    if let Some(other) = unicode_path::renaming(name, extra) {
+        return Err(unicode_path::two_names(name, "local header", other));
     }
     let (flags, method) = (u16_at(6), u16_at(8));
     if method != c.method {

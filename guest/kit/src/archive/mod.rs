@@ -73,6 +73,7 @@ mod output;
 mod seekbuf;
 mod sigscan;
 mod tree;
+mod unicode_path;
 mod untar;
 mod unzip;
 pub mod zipstream;

@@ -23,6 +23,7 @@ use super::eocd::{self, EndRecord};
 use super::output::{FileSpec, Output, RATIO_FLOOR};
 use super::seekbuf::SeekBuf;
 use super::tree::{Kind, Tree};
+use super::unicode_path;
 use super::{layout, links, names, ExtractStats};
 use crate::text::{escape, escape_bytes};
 use crate::{Error, Limits, Result};
@@ -165,6 +166,11 @@ pub(crate) fn check_central<R: Read + Seek>(
             .map_err(|e| entry_error(e, "?"))?;
         same_entry(&entry, &c)?;
         let raw = entry.name_raw();
+        // The zip crate renames an entry after a Unicode Path field; the directory check
+        // refused every such field that names another path, so the names agree.
+        if raw != &*c.name_raw {
+            return Err(unicode_path::two_names(&c.name_raw, "central header", raw));
+        }
         if entry.flags().as_u16() & UTF8_FLAG != 0 && std::str::from_utf8(raw).is_err() {
             return Err(Error::unsafe_archive(format!(
                 "entry name `{}` is marked UTF-8 but is not valid UTF-8",
