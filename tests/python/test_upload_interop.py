@@ -17,7 +17,7 @@ import obs
 from botocore.config import Config
 from conftest import HARD_KEYS
 
-# Under the single-PUT limit, and a multipart upload of several 8 MiB parts.
+# Under the single-PUT limit, and a multipart upload of several 5 MiB parts.
 SIZES = (70_001, 20 * 1024 * 1024 + 3)
 
 
