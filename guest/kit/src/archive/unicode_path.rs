@@ -7,6 +7,7 @@
 //! stale one whose CRC-32 no longer matches are read one way by all, and pass. Pure logic.
 
 use super::checksum::crc32;
+use super::directory::extra_fields;
 use crate::text::escape_bytes;
 use crate::Error;
 
@@ -14,23 +15,14 @@ const ID: u16 = 0x7075;
 
 /// The first name that a Unicode Path field in `extra` would give an entry whose header
 /// names it `name`, when that differs from `name` itself.
-pub(crate) fn renaming<'a>(name: &[u8], mut extra: &'a [u8]) -> Option<&'a [u8]> {
+pub(crate) fn renaming<'a>(name: &[u8], extra: &'a [u8]) -> Option<&'a [u8]> {
+    // Only an entry with such a field pays for hashing its name.
     let mut name_crc = None;
-    while extra.len() >= 4 {
-        let id = u16::from_le_bytes([extra[0], extra[1]]);
-        let len = u16::from_le_bytes([extra[2], extra[3]]) as usize;
-        let data = extra.get(4..4 + len)?;
-        extra = &extra[4 + len..];
-        if id != ID || data.len() < 5 {
-            continue;
-        }
-        let claimed = u32::from_le_bytes([data[1], data[2], data[3], data[4]]);
-        let other = &data[5..];
-        if claimed == *name_crc.get_or_insert_with(|| crc32(0, name)) && other != name {
-            return Some(other);
-        }
-    }
-    None
+    extra_fields(extra, ID).find_map(|data| {
+        let (head, other) = (data.get(..5)?, &data[5..]);
+        let claimed = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
+        (claimed == *name_crc.get_or_insert_with(|| crc32(0, name)) && other != name).then_some(other)
+    })
 }
 
 /// The refusal for an entry whose `header` ("central header", "local header") carries a
