@@ -111,10 +111,9 @@ impl Host {
         let mut session = self.session(uri).await?;
         let plan = session.plan(uri, meta.len()).await?;
         let size = send::part_size(session.name(), &plan)?;
-        let workers = upload_workers(plan.part_count);
-        let stream = PartStream::file(opened, file, meta.len(), size, workers + 1);
+        let stream = PartStream::file(opened, file, meta.len(), size, part_buffers(plan.part_count));
         let t = Instant::now();
-        let sent = self.send(&mut session, uri, plan.part_count, workers, stream, progress).await?;
+        let sent = self.send(&mut session, uri, plan.part_count, stream, progress).await?;
         Ok(session.outcome(uri, sent, None, UploadTimings { upload_ms: ms(t), total_ms: ms(started), ..Default::default() }))
     }
 
@@ -152,9 +151,8 @@ impl Host {
         let up = session.plan(&uri, bound).await?;
         let size = send::part_size(session.name(), &up)?;
         let t = Instant::now();
-        let workers = upload_workers(up.part_count);
-        let stream = PartStream::spawn(size, workers + 1, move |w| plan.pack_to(w).map(drop).map_err(pack_error));
-        let sent = self.send(&mut session, &uri, up.part_count, workers, stream, progress).await?;
+        let stream = PartStream::spawn(size, part_buffers(up.part_count), move |w| plan.pack_to(w).map(drop).map_err(pack_error));
+        let sent = self.send(&mut session, &uri, up.part_count, stream, progress).await?;
         Ok(session.outcome(&uri, sent, files, UploadTimings { plan_ms, stat_ms, upload_ms: ms(t), total_ms: ms(started), ..Default::default() }))
     }
 
@@ -181,14 +179,15 @@ impl Host {
         Ok(Session { plugin, control, budgets, instantiate_ms })
     }
 
-    /// One PUT when the plan has one part; otherwise a multipart upload by `count`
-    /// instances (see [`upload_workers`]). Deciding from the plan, not by reading ahead,
+    /// One PUT when the plan has one part; otherwise a multipart upload by
+    /// [`upload_workers`] instances. Deciding from the plan, not by reading ahead,
     /// keeps no part waiting in memory for the decision; a package that packs smaller than
     /// its bound goes up as fewer parts (a single part is a valid multipart upload).
-    async fn send(&self, session: &mut Session, uri: &str, max_parts: u32, count: usize, stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<send::Sent> {
+    async fn send(&self, session: &mut Session, uri: &str, max_parts: u32, stream: PartStream, progress: Arc<dyn UploadProgress>) -> Result<send::Sent> {
         if max_parts == 1 {
             return send::put_single(&mut session.control, uri, stream, progress).await;
         }
+        let count = upload_workers(max_parts);
         let mut workers = Vec::with_capacity(count);
         for _ in 0..count {
             workers.push(self.instantiate(&session.plugin, None, Box::new(()), &session.budgets).await?);
@@ -240,6 +239,12 @@ fn upload_workers(part_count: u32) -> usize {
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     cores.clamp(2, 4).min(part_count as usize)
+}
+
+/// Part buffers for a `part_count`-part upload: one per sending instance, and one more so
+/// the reader or packer stays a part ahead.
+fn part_buffers(part_count: u32) -> usize {
+    upload_workers(part_count) + 1
 }
 
 fn ms(since: Instant) -> u64 {
