@@ -76,22 +76,37 @@ pub(crate) fn piece(dictionary: &[u8], data: &[u8], last: bool, out: Vec<u8>) ->
     }
 }
 
+/// The two compressors a thread uses.
+#[derive(Clone, Copy)]
+enum Purpose {
+    /// [`incompressible`]'s test at the fastest level.
+    Sample = 0,
+    /// The package's own deflate, at [`LEVEL`].
+    Package = 1,
+}
+
 thread_local! {
-    /// Each thread's compressors, reset for every chunk: a new one allocates and clears
-    /// about 300 KB of state, per file on a tree of small files.
+    /// Each thread's compressors, by [`Purpose`], reset for every chunk: a new one allocates
+    /// and clears about 300 KB of state, per file on a tree of small files.
     static COMPRESSORS: RefCell<[Option<Compress>; 2]> = const { RefCell::new([None, None]) };
 }
 
-/// Runs `f` with this thread's compressor at `level` (0: the sampler's fast level, 1: the
-/// package's level), as new. A reset stream compresses exactly as a new one.
-fn with_compressor<T>(which: usize, f: impl FnOnce(&mut Compress) -> T) -> T {
+/// Runs `f` with this thread's compressor for `purpose`, as new: a reset stream compresses
+/// exactly as a new one.
+fn with_compressor<T>(purpose: Purpose, f: impl FnOnce(&mut Compress) -> T) -> T {
     COMPRESSORS.with_borrow_mut(|slots| {
-        let c = match &mut slots[which] {
+        let c = match &mut slots[purpose as usize] {
             Some(c) => {
                 c.reset();
                 c
             }
-            slot => slot.insert(Compress::new(if which == 0 { Compression::fast() } else { Compression::new(LEVEL) }, false)),
+            slot => slot.insert(Compress::new(
+                match purpose {
+                    Purpose::Sample => Compression::fast(),
+                    Purpose::Package => Compression::new(LEVEL),
+                },
+                false,
+            )),
         };
         f(c)
     })
@@ -108,7 +123,7 @@ fn incompressible(data: &[u8]) -> bool {
     SAMPLE_OUT.with_borrow_mut(|out| {
         out.clear();
         out.reserve(SAMPLE + SAMPLE / 8);
-        with_compressor(0, |c| match c.compress_vec(sample, out, FlushCompress::Finish) {
+        with_compressor(Purpose::Sample, |c| match c.compress_vec(sample, out, FlushCompress::Finish) {
             Ok(Status::StreamEnd) => out.len() * 100 >= sample.len() * INCOMPRESSIBLE_PERCENT,
             // The buffer holds any expansion of the sample; anything else means "try deflate".
             _ => false,
@@ -140,7 +155,7 @@ fn pad_to_ratio(deflated: Vec<u8>, raw: usize) -> Vec<u8> {
 }
 
 fn deflate(dictionary: &[u8], data: &[u8], last: bool, out: Vec<u8>) -> Vec<u8> {
-    with_compressor(1, |c| deflate_with(c, dictionary, data, last, out))
+    with_compressor(Purpose::Package, |c| deflate_with(c, dictionary, data, last, out))
 }
 
 fn deflate_with(c: &mut Compress, dictionary: &[u8], data: &[u8], last: bool, mut out: Vec<u8>) -> Vec<u8> {
