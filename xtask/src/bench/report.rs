@@ -116,7 +116,7 @@ pub fn build(corpora: &[Corpus], results: &BTreeMap<&'static str, BTreeMap<&'sta
             "native_us_per_file": us_per_file(native, c.files),
             "parts_speedup": div(median(&summaries, "scheme-host-1"), us),
             "one_instance_over_baseline": div(median(&summaries, "scheme-host-1"), median(&summaries, "baseline-1")),
-            "one_instance_minus_baseline_us_per_file": median(&summaries, "scheme-host-1").zip(median(&summaries, "baseline-1")).map(|(a, b)| (a - b) * 1e6 / c.files.max(1) as f64),
+            "one_instance_minus_baseline_us_per_file": us_per_file(median(&summaries, "scheme-host-1").zip(median(&summaries, "baseline-1")).map(|(a, b)| a - b), c.files),
             "limit_s": limit,
             "limit_is": match (download, unpack_alone) { (Some(d), Some(u)) if d >= u => "download", (Some(_), Some(_)) => "native unpack", _ => "n/a" },
             "us_over_limit": div(us, limit),
