@@ -40,15 +40,7 @@ pub(crate) fn two_names(name: &[u8], header: &str, other: &[u8]) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn field(crc_of: &[u8], name: &[u8]) -> Vec<u8> {
-        let mut f = ID.to_le_bytes().to_vec();
-        f.extend_from_slice(&((5 + name.len()) as u16).to_le_bytes());
-        f.push(1);
-        f.extend_from_slice(&crc32(0, crc_of).to_le_bytes());
-        f.extend_from_slice(name);
-        f
-    }
+    use zipcraft::unicode_path as field;
 
     #[test]
     fn a_field_naming_another_path_renames() {
