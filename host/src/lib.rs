@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod leftovers;
 pub mod manifest;
 pub mod ops;
 pub mod output;

@@ -2,7 +2,7 @@ use clap::{Parser, Subcommand};
 use scheme_host::config::Config;
 use scheme_host::output::{human_bytes, print_json_err, print_json_ok, BarProgress, UploadBar};
 use scheme_host::upload::{PackRequest, UploadOutcome, UploadProgress};
-use scheme_host::sandbox::ProgressSink;
+use scheme_host::sandbox::{watchdog, ProgressSink};
 use scheme_host::{Host, HostError};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -104,25 +104,31 @@ fn main() {
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     let json = cli.json;
-    let code = match runtime.block_on(run(cli)) {
+    let report: fn(&HostError) = if json { print_json_err } else { print_text_err };
+    watchdog::report_with(report);
+    let outcome = runtime.block_on(run(cli));
+    // From here this thread ends the process; a watchdog that is already ending it for a
+    // plugin stuck past its deadline keeps the claim, and this outcome is never printed.
+    let _exit = watchdog::claim_exit();
+    let code = match outcome {
         Ok(()) => 0,
         Err(e) => {
-            if json {
-                print_json_err(&e);
-            } else {
-                eprintln!("error[{}]: {}", e.kind, e.message);
-                if let Some(code) = &e.store_code {
-                    eprintln!("  store code: {code}");
-                }
-                if let Some(id) = &e.request_id {
-                    eprintln!("  request id: {id}");
-                }
-            }
+            report(&e);
             scheme_host::error::exit_code(e.kind)
         }
     };
     // Dropping the runtime could wait on a plugin's stalled connection; we are done.
     std::process::exit(code);
+}
+
+fn print_text_err(e: &HostError) {
+    eprintln!("error[{}]: {}", e.kind, e.message);
+    if let Some(code) = &e.store_code {
+        eprintln!("  store code: {code}");
+    }
+    if let Some(id) = &e.request_id {
+        eprintln!("  request id: {id}");
+    }
 }
 
 fn progress_sink(json: bool) -> Box<dyn ProgressSink> {

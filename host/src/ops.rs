@@ -152,14 +152,14 @@ pub struct Capabilities {
 impl Host {
     pub fn new(config: Config, plugin_dir: Option<&Path>) -> Result<Host> {
         let mut wasm = wasmtime::Config::new();
-        wasm.epoch_interruption(true);
+        // No epoch interruption: its checks in every loop cost inflate a fifth of its
+        // instructions. Deadlines are kept by `sandbox::watchdog`.
         wasm.cranelift_opt_level(wasmtime::OptLevel::Speed);
         // `perf record` sees plugin code by name only through a perf map (/tmp/perf-PID.map).
         if std::env::var_os("SCHEME_HOST_PROFILE").is_some_and(|v| v == "perfmap") {
             wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
         let engine = wasmtime::Engine::new(&wasm).map_err(|e| HostError::config(format!("cannot create the wasm engine: {e}")))?;
-        crate::sandbox::start_epoch_ticker(&engine);
         let plugin_dir = config.plugin_dir(plugin_dir);
         let cache_dir = config.cache_dir();
         let unpack_parts = config.unpack_parts(None)?;

@@ -3,7 +3,8 @@
 //!
 //! `DEST` therefore either does not exist or is complete: it only ever appears through
 //! `rename(2)` of a fully written tree. A killed process leaves at most a staging
-//! directory, which the next process that takes the lock removes.
+//! directory, which the next process that takes the lock removes; a process the deadline
+//! watchdog ends removes its own (both register with [`crate::leftovers`]).
 
 use crate::error::{HostError, Result};
 use std::ffi::OsString;
@@ -23,6 +24,8 @@ pub struct PackageLock {
     name: OsString,
     lock_path: PathBuf,
     file: Option<File>,
+    /// Unlinks `lock_path` if the process ends without dropping this lock.
+    _leftover: crate::leftovers::Registered,
 }
 
 impl PackageLock {
@@ -56,7 +59,11 @@ impl PackageLock {
             let held = file.metadata().map_err(|e| HostError::publish("lock", e))?;
             match std::fs::metadata(&lock_path) {
                 Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
-                    return Ok(PackageLock { dest, parent, name, lock_path, file: Some(file) });
+                    let path = lock_path.clone();
+                    let _leftover = crate::leftovers::register(move || {
+                        let _ = std::fs::remove_file(&path);
+                    });
+                    return Ok(PackageLock { dest, parent, name, lock_path, file: Some(file), _leftover });
                 }
                 _ => continue,
             }
@@ -97,7 +104,11 @@ impl PackageLock {
     pub fn stage(&self) -> Result<Staging> {
         let root = self.parent.join(format!("{}{}-{:08x}", self.hidden_prefix(STAGING_MARK), std::process::id(), rand::random::<u32>()));
         std::fs::create_dir(&root).map_err(|e| HostError::publish(format!("cannot create staging directory in {}", self.parent.display()), e))?;
-        let staging = Staging { root, done: false };
+        let path = root.clone();
+        let _leftover = crate::leftovers::register(move || {
+            let _ = remove_any(&path);
+        });
+        let staging = Staging { root, done: false, _leftover };
         for sub in ["tree", "scratch"] {
             std::fs::create_dir(staging.root.join(sub)).map_err(|e| HostError::publish("cannot create staging directory", e))?;
         }
@@ -146,6 +157,8 @@ pub enum TreeLinks {
 pub struct Staging {
     root: PathBuf,
     done: bool,
+    /// Removes `root` if the process ends without dropping this.
+    _leftover: crate::leftovers::Registered,
 }
 
 impl Staging {

@@ -68,12 +68,16 @@ impl fmt::Display for LimitExceeded {
             "max-entries" => format!("would create entry {} of {}", self.attempted, self.value),
             "max-path-depth" => format!("would create a path {} deep (limit {})", self.attempted, self.value),
             "max-path-bytes" => format!("would create a path of {} bytes (limit {})", self.attempted, self.value),
+            STOPPED => "wrote after its call ran past the deadline".to_string(),
             _ => format!("would grow {} to {} bytes (limit {})", self.area.name(), self.attempted, self.value),
         };
         let path = scheme_contract::text::escape(&self.path);
         write!(f, "the host stopped the plugin at {path} in {}: it {what} ({})", self.area.name(), self.limit)
     }
 }
+
+/// The `limit` of the refusal every write meets once [`WriteMeter::stop`] was called.
+const STOPPED: &str = "timeout-secs";
 
 #[derive(Default)]
 struct Totals {
@@ -99,6 +103,9 @@ pub struct WriteMeter {
     /// `symlink-at` is the only way to make one, so while this is false the tree holds no
     /// link and publishing can skip what only links make necessary.
     symlinks: AtomicBool,
+    /// Set by the deadline watchdog before it removes staging: from then on nothing is
+    /// created or grown, so the removal cannot race a plugin that is still writing.
+    stopped: AtomicBool,
 }
 
 /// Whether a path that [`WriteMeter::create`] admitted was new, so that a failed create
@@ -118,6 +125,7 @@ impl WriteMeter {
             max_path_depth: limits.max_path_depth.into(),
             ledger: Mutex::new(Ledger::default()),
             symlinks: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
         }
     }
 
@@ -135,6 +143,18 @@ impl WriteMeter {
         self.symlinks.load(Ordering::SeqCst)
     }
 
+    /// Refuses every later create and growth (see the `stopped` field).
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    fn refuse_if_stopped(&self, path: &str) -> Result<(), LimitExceeded> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(LimitExceeded { limit: STOPPED, value: 0, attempted: 0, area: Area::of(path).0, path: path.into() });
+        }
+        Ok(())
+    }
+
     pub fn exceeded(&self) -> Option<LimitExceeded> {
         self.ledger().exceeded.clone()
     }
@@ -143,6 +163,7 @@ impl WriteMeter {
     /// checking its depth, length and the area's entry count. An existing entry is
     /// admitted as it is.
     pub fn create(&self, path: &str) -> Result<Created, LimitExceeded> {
+        self.refuse_if_stopped(path)?;
         let mut l = self.ledger();
         if let Some(e) = &l.exceeded {
             return Err(e.clone());
@@ -185,6 +206,7 @@ impl WriteMeter {
 
     /// Records that the file at `path` now extends to at least `end` bytes.
     pub fn grow(&self, path: &str, end: u64) -> Result<(), LimitExceeded> {
+        self.refuse_if_stopped(path)?;
         let mut l = self.ledger();
         let size = l.sizes.get(path).copied().unwrap_or(0);
         if end <= size {
@@ -195,6 +217,7 @@ impl WriteMeter {
 
     /// Records that the file at `path` was set to exactly `size` bytes (set-size, truncate).
     pub fn resize(&self, path: &str, size: u64) -> Result<(), LimitExceeded> {
+        self.refuse_if_stopped(path)?;
         let mut l = self.ledger();
         let old = l.sizes.get(path).copied().unwrap_or(0);
         l.set_size(&self.budgets, path, old, size)
@@ -212,6 +235,7 @@ impl WriteMeter {
     /// Moves `from` (and, for a directory, everything below it) to `to`, checking `to` as a
     /// new entry and the receiving area's bytes.
     pub fn rename(&self, from: &str, to: &str) -> Result<(), LimitExceeded> {
+        self.refuse_if_stopped(to)?;
         let prefix = format!("{from}/");
         let moved: Vec<(String, u64)> = {
             let l = self.ledger();
@@ -321,6 +345,21 @@ mod tests {
         assert!(e.to_string().contains("tree/b"), "{e}");
         assert_eq!(m.exceeded(), Some(e.clone()), "sticky");
         assert_eq!(m.grow("tree/c", 1).unwrap_err(), e, "nothing more once exceeded");
+    }
+
+    #[test]
+    fn a_stopped_meter_refuses_every_create_and_write() {
+        let m = WriteMeter::new(&limits());
+        let _ = m.create("tree/a").unwrap();
+        m.grow("tree/a", 10).unwrap();
+        m.stop();
+        let e = m.create("tree/b").unwrap_err();
+        assert_eq!((e.limit, e.area), ("timeout-secs", Area::Tree));
+        assert!(e.to_string().contains("past the deadline"), "{e}");
+        assert_eq!(m.grow("tree/a", 5).unwrap_err().limit, "timeout-secs", "even an overwrite inside the file");
+        assert!(m.resize("scratch/object", 0).is_err());
+        assert!(m.rename("tree/a", "tree/c").is_err());
+        assert_eq!(m.exceeded(), None, "not a limit the plugin broke");
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The sandbox one plugin call runs in: a fresh store whose WASI context sees only the
 //! staging directory, the declared environment variables and (through the `host`
 //! import) the declared config files; outbound HTTP through [`net::HttpPolicy`]; memory
-//! capped by [`MemoryCap`]; time capped by epoch interruption (running wasm) and a
-//! wall-clock timeout (wasm blocked in a host call).
+//! capped by [`MemoryCap`]; time capped by a wall-clock timeout (wasm blocked in a host
+//! call) and the [`watchdog`] (wasm running its own code).
 
 pub mod bounded;
 mod explain;
@@ -20,6 +20,7 @@ mod send;
 pub mod throttle;
 pub mod tls;
 mod tunnel;
+pub mod watchdog;
 
 use crate::bindings::{host_api, parts_api, types, upload_api, StorageScheme, CONTRACT_PACKAGE, CONTRACT_VERSION};
 use crate::config::{Config, Limits};
@@ -35,9 +36,6 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Guest path of the one directory a plugin may touch.
 pub const GUEST_STAGING: &str = "/staging";
-
-/// Epoch ticks per second; the deadline is counted in ticks.
-const EPOCH_HZ: u64 = 20;
 
 /// Config file reads are capped so a plugin cannot make the host read a huge file.
 const MAX_CONFIG_FILE: u64 = 1 << 20;
@@ -288,11 +286,12 @@ impl Sandbox {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         let deadline = grant.limits.timeout();
-        store.set_epoch_deadline(deadline.as_secs().saturating_mul(EPOCH_HZ).max(1));
-        store.epoch_deadline_trap();
         let failed = |e: wasmtime::Error| HostError::plugin(format!("cannot instantiate plugin {}: {e:#}", grant.name));
         let pre = self.linker.instantiate_pre(component).map_err(failed)?;
+        // Instantiation runs the plugin's start code: armed like any call.
+        let armed = watchdog::arm(grant.name, "instantiation", deadline, store.data().meter.clone());
         let instance = pre.instantiate_async(&mut store).await.map_err(failed)?;
+        drop(armed);
         let bindings = StorageScheme::new(&mut store, &instance).map_err(failed)?;
         let parts = match parts_api::GuestIndices::new(&pre) {
             Ok(indices) => Some(indices.load(&mut store, &instance).map_err(failed)?),
@@ -313,6 +312,7 @@ impl Instance {
     where
         F: AsyncFnOnce(&StorageScheme, &mut Store<StoreState>) -> wasmtime::Result<T>,
     {
+        let _armed = self.arm(what);
         let outcome = tokio::time::timeout(self.deadline, call(&self.bindings, &mut self.store)).await;
         self.judge(what, outcome)
     }
@@ -330,6 +330,7 @@ impl Instance {
         let Some(parts) = &self.parts else {
             return Err(HostError::plugin(format!("plugin {name} does not export {CONTRACT_PACKAGE}/parts")));
         };
+        let _armed = watchdog::arm(&name, "download-and-unpack", self.deadline, self.store.data().meter.clone());
         let call = parts.call_download_and_unpack_part(&mut self.store, uri, target, scratch, limits, part);
         let outcome = tokio::time::timeout(self.deadline, call).await;
         self.judge("download-and-unpack", outcome)
@@ -346,9 +347,17 @@ impl Instance {
             return Err(HostError::new(ErrorKind::Unsupported, format!("plugin {name} cannot upload: it does not export {CONTRACT_PACKAGE}/upload (added in 0.1.3)")));
         };
         self.store.data_mut().policy.methods = rule;
+        let armed = self.arm(what);
         let outcome = tokio::time::timeout(self.deadline, call(&upload, &mut self.store)).await;
+        drop(armed);
         self.store.data_mut().policy.methods = methods::MethodRule::ReadOnly;
         self.judge(what, outcome)
+    }
+
+    /// Arms the watchdog for one call of this instance.
+    fn arm(&self, what: &str) -> watchdog::Armed {
+        let state = self.store.data();
+        watchdog::arm(&state.plugin_name, what, self.deadline, state.meter.clone())
     }
 
     /// Turns a call's outcome into a typed result that says which rule the plugin broke.
@@ -357,10 +366,7 @@ impl Instance {
         let name = self.store.data().plugin_name.clone();
         match outcome {
             Ok(Ok(v)) => Ok(v),
-            Err(_) => Err(HostError::sandbox(format!(
-                "plugin {name} exceeded the {}s deadline during {what}",
-                deadline.as_secs()
-            ))),
+            Err(_) => Err(HostError::sandbox(watchdog::deadline_message(&name, deadline, what))),
             Ok(Err(e)) => {
                 if let Some(over) = self.store.data().meter.exceeded() {
                     return Err(HostError::new(ErrorKind::LimitExceeded, format!("plugin {name} wrote past a limit during {what}: {over}; nothing was published")));
@@ -369,12 +375,6 @@ impl Instance {
                     return Err(HostError::sandbox(format!(
                         "plugin {name} exceeded its memory limit of {} MiB during {what}",
                         self.store.data().memory.max_bytes >> 20
-                    )));
-                }
-                if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
-                    return Err(HostError::sandbox(format!(
-                        "plugin {name} exceeded the {}s deadline during {what}",
-                        deadline.as_secs()
                     )));
                 }
                 Err(HostError::sandbox(format!("plugin {name} crashed during {what}: {}", self.store.data().output.error_text(&format!("{e:#}")))))
@@ -418,19 +418,4 @@ impl Instance {
     pub fn network_failures(&self) -> Vec<String> {
         self.net_log.lock().unwrap().failures.clone()
     }
-}
-
-/// Starts the thread that advances the engine's epoch; deadlines are counted in its ticks.
-pub fn start_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("epoch-ticker".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(1000 / EPOCH_HZ));
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => break,
-            }
-        })
-        .expect("spawn epoch ticker thread");
 }

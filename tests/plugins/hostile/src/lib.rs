@@ -157,6 +157,20 @@ fn run(uri: &str, target: &str, scratch: &str) -> Result<UnpackStats, SchemeErro
                 }
             }
         }
+        "write-spin" => {
+            // Leaves a file in staging, then never returns to the host: only the host's
+            // watchdog can end this call, and it must remove staging itself.
+            if let Err(e) = std::fs::write(format!("{target}/half-written.bin"), vec![7u8; 1 << 20]) {
+                return Err(err(ErrorKind::Internal, format!("cannot write into staging: {e}")));
+            }
+            let mut x: u64 = 1;
+            loop {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                if x == 42 {
+                    return Err(escaped("spun out".into()));
+                }
+            }
+        }
         "sleep" => {
             // Blocks inside a host call, where epoch interruption cannot reach.
             wasip2::clocks::monotonic_clock::subscribe_duration(3_600_000_000_000).block();
