@@ -5,7 +5,10 @@
 use std::sync::OnceLock;
 
 /// Below this a host call (and the copy of its argument) costs more than the checksum.
-const NATIVE_FROM: usize = 16 << 10;
+/// Measured with callgrind, instructions of one warm `--parts 1` unpack of corpus T
+/// (1,000 files of 1 to 8 KiB): 16 KiB 293 M, 2 KiB 246 M, 256 B 243 M, 64 B 331 M.
+/// 2 KiB stays clear of the steep end below 256 B.
+const NATIVE_FROM: usize = 2 << 10;
 
 static NATIVE: OnceLock<fn(u32, &[u8]) -> u32> = OnceLock::new();
 
