@@ -217,6 +217,8 @@ fn a_large_zip_is_split_among_instances_into_the_same_tree() {
     let run = |dest: &str, parts: &str| e.run(&["download-and-unpack", uri, e.out(dest).to_str().unwrap(), "--json", "--parts", parts]).ok();
     let one = run("one", "1");
     assert_eq!((one["parts"].as_u64(), one["split"].as_bool()), (Some(1), Some(false)), "{one:#}");
+    // The tail (the last 4 MiB) first, then the body up to where the tail begins: no byte twice.
+    assert_eq!(one["bytes_downloaded"].as_u64(), Some(zip.len() as u64), "{one:#}");
     let want = snapshot(&e.out("one"));
     assert!(want.iter().any(|(p, _, _)| p == "latest.bin@") && want.iter().any(|(p, x, _)| p == "bin/run.sh" && *x != 0));
     for n in [2u64, 3] {

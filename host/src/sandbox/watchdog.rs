@@ -41,6 +41,7 @@ pub fn deadline_message(plugin: &str, deadline: Duration, what: &str) -> String 
 }
 
 struct Call {
+    /// Deadline plus grace: when the process is ended if the call is still armed.
     due: Instant,
     plugin: String,
     what: String,
@@ -90,9 +91,12 @@ impl Watchdog {
     /// Arms one call of `plugin` (`what`: the export, as error messages name it).
     pub fn arm(self: &Arc<Self>, plugin: &str, what: &str, deadline: Duration, meter: Arc<WriteMeter>) -> Armed {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let call = Call { due: Instant::now() + deadline, plugin: plugin.to_string(), what: what.to_string(), deadline, meter };
-        self.calls().insert(id, call);
-        self.changed.notify_one();
+        // A deadline past what an Instant can hold is no deadline: nothing to watch.
+        if let Some(due) = Instant::now().checked_add(deadline).and_then(|d| d.checked_add(self.grace)) {
+            let call = Call { due, plugin: plugin.to_string(), what: what.to_string(), deadline, meter };
+            self.calls().insert(id, call);
+            self.changed.notify_one();
+        }
         Armed { watchdog: self.clone(), id }
     }
 
@@ -102,9 +106,8 @@ impl Watchdog {
         let calls = self.calls();
         let now = Instant::now();
         let Some(call) = calls.values().min_by_key(|c| c.due) else { return MAX_NAP };
-        let end = call.due + self.grace;
-        if now < end {
-            return (end - now).min(MAX_NAP);
+        if now < call.due {
+            return (call.due - now).min(MAX_NAP);
         }
         call.meter.stop();
         let message = format!("{}; it was still running its own code, so scheme-host ended the process", deadline_message(&call.plugin, call.deadline, &call.what));
@@ -196,6 +199,13 @@ mod tests {
         assert!(e.message.starts_with("plugin p exceeded the 0.10s deadline during download-and-unpack;"), "{}", e.message);
         assert!(late.create("tree/a").is_err(), "the overrunning call writes nothing more");
         assert!(patient.create("tree/a").is_ok(), "a call within its deadline is left alone");
+    }
+
+    #[test]
+    fn a_deadline_no_clock_can_reach_is_never_reported() {
+        let (dog, rx) = dog();
+        let _armed = dog.arm("p", "info", Duration::MAX, meter());
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
     }
 
     #[test]

@@ -101,6 +101,11 @@ impl Plan {
         self.stop
     }
 
+    /// Where the bytes this plan already holds (the tail it was prepared from) begin.
+    pub fn held_from(&self) -> u64 {
+        self.tail_start
+    }
+
     /// Number of entries this plan extracts.
     pub fn entries(&self) -> usize {
         self.entries.len()
@@ -319,6 +324,21 @@ impl<'a> ZipStream<'a> {
     /// that the sink failed).
     pub fn take_error(&mut self) -> Option<Error> {
         self.error.take()
+    }
+
+    /// Feeds the stream from the tail it was planned from, from where the body stopped up
+    /// to `end`: bytes of the same object version (`If-Match`) need not come again.
+    /// Nothing to compare them with either: they are the tail.
+    pub fn write_held(&mut self, end: u64) -> Result<()> {
+        let tail = std::mem::take(&mut self.plan.tail);
+        let start = self.plan.tail_start;
+        let range = (self.pos.max(start) - start) as usize..(end.max(start) - start) as usize;
+        let result = match tail.get(range) {
+            Some(held) if self.pos >= start => self.push(held),
+            _ => Err(Error::internal(format!("the stream is at {} and holds {start}..{end}: not contiguous", self.pos))),
+        };
+        self.plan.tail = tail;
+        result
     }
 
     /// Whether the download had to start over, which a stream cannot (the object changed).

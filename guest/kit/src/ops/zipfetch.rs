@@ -6,13 +6,14 @@
 //!    spilled to the scratch file past [`TAIL_BYTES`] and unpacked from there).
 //! 2. The central directory in the tail is parsed and checked completely (more of the end
 //!    is fetched if it does not fit, up to [`MAX_DIRECTORY_BYTES`]).
-//! 3. One GET for bytes `0..start of the central directory`, `If-Match` the tail's ETag,
-//!    whose bytes are inflated and written as they arrive ([`zipstream::ZipStream`]); cut
-//!    connections resume as in every download.
+//! 3. One GET for bytes `0..start of the tail`, `If-Match` the tail's ETag, whose bytes
+//!    are inflated and written as they arrive ([`zipstream::ZipStream`]), then the entries'
+//!    bytes the tail already holds; cut connections resume as in every download.
 //!
 //! Integrity: a whole object is checked against the store's checksum. A streamed one is
 //! checked entry by entry (CRC-32 and size of every byte written, names in local and
-//! central headers equal, the twice-fetched bytes equal, `If-Match` on every request), and
+//! central headers equal, `If-Match` on every request, or without an ETag the central
+//! directory fetched again and compared with the tail), and
 //! reported as `zip-crc32`: hashing the whole object with MD5 as well would cost one core
 //! about a second per 500 MB in wasm, more than inflating it.
 //!
@@ -217,10 +218,15 @@ pub fn download_and_unpack_zip_part<R: Remote, T: Transport, Z: Sleeper>(call: &
         plan.keep_part(part.index, part.count);
     }
 
-    // Without an ETag nothing ties two requests to one object: fetch the central directory
+    // With an ETag every request is `If-Match` it, so what the tail holds is not fetched
+    // again: the body stops where the tail begins and the stream takes the rest from it.
+    // Without one nothing ties two requests to one object: fetch the central directory
     // again with the body, where the stream compares it with the tail.
     let body_start = plan.body_start();
-    let body_end = if tail.etag.is_some() { plan.body_end() } else { total };
+    let (body_end, held_end) = match tail.etag {
+        Some(_) => (plan.body_end().min(plan.held_from()).max(body_start), plan.body_end()),
+        None => (total, 0),
+    };
     let mut on_unpack = |entries: u64, bytes: u64| (progress.borrow_mut())(Phase::Unpack, bytes, None, entries);
     let mut stream = ZipStream::new(plan, target, limits, &mut on_unpack).map_err(unpacking)?;
     if body_end > body_start {
@@ -254,6 +260,9 @@ pub fn download_and_unpack_zip_part<R: Remote, T: Transport, Z: Sleeper>(call: &
                 return Err(downloading(e));
             }
         }
+    }
+    if held_end > body_end {
+        stream.write_held(held_end).map_err(unpacking)?;
     }
     let download_ms = started.elapsed().as_millis() as u64;
     let unpack_started = Instant::now();
@@ -341,11 +350,10 @@ fn extract_in_memory(bytes: Vec<u8>, target: &Path, limits: &Limits, on_unpack: 
         Prepared::Plan(p) => p,
         Prepared::NeedFrom(_) | Prepared::NotStreamable(_) => return extract_zip(std::io::Cursor::new(bytes), target, limits, on_unpack),
     };
-    let body_end = plan.body_end() as usize;
+    let body_end = plan.body_end();
+    drop(bytes);
     let mut stream = ZipStream::new(plan, target, limits, on_unpack)?;
-    if let Err(e) = stream.write_chunk(&bytes[..body_end]) {
-        return Err(stream.take_error().unwrap_or_else(|| Error::io("unpacking", e)));
-    }
+    stream.write_held(body_end)?;
     stream.finish_extract()
 }
 
