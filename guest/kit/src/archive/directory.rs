@@ -11,6 +11,7 @@
 use std::io::{self, Read, Seek, SeekFrom};
 
 use super::eocd::{EndRecord, CENTRAL_SIG};
+use super::extra::extra_field;
 use super::unicode_path;
 use crate::{Error, Result};
 
@@ -133,28 +134,6 @@ fn header<R: Read>(r: &mut R, pos: u64, end: &EndRecord) -> io::Result<Option<(C
 pub(crate) fn zip64_values(extra: &[u8]) -> impl Iterator<Item = u64> + '_ {
     let data = extra_field(extra, ZIP64_EXTRA).unwrap_or(&[]);
     data.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-}
-
-/// The data of the first extra field with `id`.
-pub(crate) fn extra_field(extra: &[u8], id: u16) -> Option<&[u8]> {
-    extra_fields(extra, id).next()
-}
-
-/// The data of every extra field with `id`, in order (fields are id, size, data); the walk
-/// stops at a field that runs past the end.
-pub(crate) fn extra_fields(mut extra: &[u8], id: u16) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        while extra.len() >= 4 {
-            let field = u16::from_le_bytes([extra[0], extra[1]]);
-            let len = u16::from_le_bytes([extra[2], extra[3]]) as usize;
-            let data = extra.get(4..4 + len)?;
-            extra = &extra[4 + len..];
-            if field == id {
-                return Some(data);
-            }
-        }
-        None
-    })
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@
 pub mod checksum;
 mod directory;
 mod eocd;
+mod extra;
 mod fsout;
 mod layout;
 mod links;

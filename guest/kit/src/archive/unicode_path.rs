@@ -7,7 +7,7 @@
 //! stale one whose CRC-32 no longer matches are read one way by all, and pass. Pure logic.
 
 use super::checksum::crc32;
-use super::directory::extra_fields;
+use super::extra::extra_fields;
 use crate::text::escape_bytes;
 use crate::Error;
 
