@@ -91,6 +91,18 @@ fn a_plugin_spinning_after_writing_is_stopped_at_the_deadline_and_its_staging_re
 }
 
 #[test]
+fn a_plugin_stuck_during_an_upload_is_ended_and_the_upload_it_leaves_open_named() {
+    let e = hostile_env();
+    let file = e.path("big.bin");
+    std::fs::write(&file, vec![7u8; 3 << 20]).unwrap();
+    let err = e.run(&["upload", file.to_str().unwrap(), "hostile://spin-part/big.bin", "--json"]).err();
+    assert_eq!(err["kind"], "sandbox");
+    let msg = err["message"].as_str().unwrap();
+    assert!(msg.contains("3s deadline during upload; it was still running its own code"), "{msg}");
+    assert!(msg.contains("the multipart upload hostile-upload of hostile://spin-part/big.bin was left open"), "{msg}");
+}
+
+#[test]
 fn a_plugin_blocked_in_a_host_call_is_cut_off_at_the_deadline() {
     let e = hostile_env();
     let err = attack(&e, "hostile://sleep.zip");

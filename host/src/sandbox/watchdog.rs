@@ -17,7 +17,8 @@
 //!
 //! scheme-host runs one call per process (the CLI, which the Python integration runs), so
 //! ending the process loses no other work. A plugin stuck in plugin code during an upload
-//! leaves its multipart upload open: nothing is left that could run its abort.
+//! leaves its multipart upload open (nothing is left that could run its abort); the
+//! error names it.
 
 use super::meter::WriteMeter;
 use crate::error::HostError;
@@ -151,7 +152,11 @@ fn end_process(e: HostError) {
     // Writes that passed their check just before the meter stopped finish first, so the
     // removal below does not race a file being created.
     std::thread::sleep(Duration::from_millis(50));
-    crate::leftovers::remove_all();
+    let mut e = e;
+    for left in crate::leftovers::remove_all() {
+        e.message.push_str("; ");
+        e.message.push_str(&left);
+    }
     match REPORTER.get() {
         Some(report) => report(&e),
         None => eprintln!("error[{}]: {}", e.kind, e.message),

@@ -62,6 +62,13 @@ pub async fn multipart(control: &mut Instance, workers: Vec<Instance>, uri: &str
         .run_upload("upload", write.clone(), async |u, s| u.call_begin_multipart(s, uri).await)
         .await?
         .map_err(|e| control.explain_upload(control.scheme_error(e)))?;
+    // Said only if the process ends without completing or aborting (a plugin stuck past
+    // its deadline: `sandbox::watchdog`).
+    let _left_open = crate::leftovers::note(format!(
+        "the multipart upload {} of {} was left open: its parts stay stored until it is aborted or the bucket's lifecycle rule removes them",
+        control.display_text(&upload_id),
+        control.display_text(uri)
+    ));
     match upload_parts(workers, uri, &upload_id, &write, max_parts, stream, progress).await {
         Ok((mut parts, bytes)) => {
             parts.sort_by_key(|p| p.number);

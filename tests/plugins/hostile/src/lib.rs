@@ -353,6 +353,13 @@ impl UploadGuest for Hostile {
     }
 
     fn upload_part(uri: String, _upload_id: String, number: u32, bytes: Vec<u8>) -> Result<UploadedPart, SchemeError> {
+        if attack(&uri).0 == "spin-part" {
+            // Never returns to the host while its upload is open.
+            let mut x: u64 = 1;
+            while x != 42 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+        }
         Self::put_object(uri, bytes).map(|info| UploadedPart { number, size: info.size, etag: info.etag.unwrap_or_default(), retries: 0 })
     }
 
