@@ -28,7 +28,7 @@ static PROCESS: Leftovers = Leftovers::new();
 
 /// Keeps a removal or note registered; dropping it unregisters it without running it (the
 /// owner has cleaned up, or handed the path over, by then).
-#[must_use = "the removal is unregistered when this is dropped"]
+#[must_use = "the removal or note is unregistered when this is dropped"]
 pub struct Registered {
     registry: &'static Leftovers,
     id: u64,

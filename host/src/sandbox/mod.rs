@@ -330,7 +330,7 @@ impl Instance {
         let Some(parts) = &self.parts else {
             return Err(HostError::plugin(format!("plugin {name} does not export {CONTRACT_PACKAGE}/parts")));
         };
-        let _armed = watchdog::arm(&name, "download-and-unpack", self.deadline, self.store.data().meter.clone());
+        let _armed = self.arm("download-and-unpack");
         let call = parts.call_download_and_unpack_part(&mut self.store, uri, target, scratch, limits, part);
         let outcome = tokio::time::timeout(self.deadline, call).await;
         self.judge("download-and-unpack", outcome)

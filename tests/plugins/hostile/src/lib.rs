@@ -37,6 +37,18 @@ fn attack(uri: &str) -> (String, String) {
     }
 }
 
+/// Runs plugin code without a host call until the host stops it; returning is a breach
+/// (the loop's exit cannot be proven unreachable, so the compiler keeps the loop).
+fn spin() -> SchemeError {
+    let mut x: u64 = 1;
+    loop {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        if x == 42 {
+            return escaped("spun out".into());
+        }
+    }
+}
+
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> SchemeError {
     move |e| stopped(format!("{what} failed: {e}"))
 }
@@ -148,28 +160,14 @@ fn run(uri: &str, target: &str, scratch: &str) -> Result<UnpackStats, SchemeErro
                 }
             }
         }
-        "spin" => {
-            let mut x: u64 = 0;
-            loop {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-                if x == 42 {
-                    return Err(escaped("spun out".into()));
-                }
-            }
-        }
+        "spin" => Err(spin()),
         "write-spin" => {
             // Leaves a file in staging, then never returns to the host: only the host's
             // watchdog can end this call, and it must remove staging itself.
             if let Err(e) = std::fs::write(format!("{target}/half-written.bin"), vec![7u8; 1 << 20]) {
                 return Err(err(ErrorKind::Internal, format!("cannot write into staging: {e}")));
             }
-            let mut x: u64 = 1;
-            loop {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-                if x == 42 {
-                    return Err(escaped("spun out".into()));
-                }
-            }
+            Err(spin())
         }
         "sleep" => {
             // Blocks inside a host call, where epoch interruption cannot reach.
@@ -355,10 +353,7 @@ impl UploadGuest for Hostile {
     fn upload_part(uri: String, _upload_id: String, number: u32, bytes: Vec<u8>) -> Result<UploadedPart, SchemeError> {
         if attack(&uri).0 == "spin-part" {
             // Never returns to the host while its upload is open.
-            let mut x: u64 = 1;
-            while x != 42 {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-            }
+            return Err(spin());
         }
         Self::put_object(uri, bytes).map(|info| UploadedPart { number, size: info.size, etag: info.etag.unwrap_or_default(), retries: 0 })
     }
